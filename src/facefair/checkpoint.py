@@ -1,0 +1,43 @@
+"""Atomic checkpoint writes and safe loads.
+
+A checkpoint is a plain dict of tensors and numbers written to a temporary file, flushed and
+renamed over the old one, so a kill at any moment leaves either the old or the new file,
+never half of one. Loading uses ``weights_only=True``: a checkpoint can never execute code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import DataError
+
+
+def save_atomic(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to ``path`` via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, expect: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Load a checkpoint dict safely; a truncated or foreign file is a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("checkpoint not found", path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - truncated zip, pickle with code, wrong format
+        raise DataError(f"not a readable facefair checkpoint (truncated or foreign?): "
+                        f"{str(e).splitlines()[0][:200]}", path) from None
+    if not isinstance(obj, dict) or any(k not in obj for k in expect):
+        raise DataError(f"not a facefair checkpoint: expected keys {', '.join(expect)}", path)
+    return obj

@@ -1,0 +1,268 @@
+"""The ``facefair`` command: datasets, methods, prepare, train, evaluate, metrics, demo.
+
+torch is imported only by the commands that need it, so ``facefair metrics`` audits a
+predictions CSV on a machine without torch. Errors on bad input print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, FaceFairError
+
+
+def _kv(items: list[str] | None, flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"{flag} takes KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip().replace("-", "_")] = _auto(v.strip())
+    return out
+
+
+def _auto(v: str) -> Any:
+    """Dataset options come as text; read numbers and booleans as such."""
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    return v
+
+
+def _add_data_args(p: argparse.ArgumentParser, task: bool = True) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default=None, help="dataset name (see 'facefair datasets'); default synthetic")
+    g.add_argument("--root", default=None, help="the dataset's folder, in its official layout")
+    g.add_argument("--manifest", default=None, help="CSV manifest (with --dataset manifest)")
+    g.add_argument("--data-opt", action="append", metavar="KEY=VALUE",
+                   help="dataset option, e.g. correlation=0.9 n_train=2000 for synthetic")
+    if task:
+        g.add_argument("--target", default=None, help="binary target attribute")
+        g.add_argument("--protected", default=None,
+                       help="protected attribute; join several with '+' for intersections (race+gender)")
+
+
+def _dataset_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts = _kv(args.data_opt, "--data-opt")
+    if args.manifest:
+        opts["manifest"] = args.manifest
+    return opts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facefair", description=(
+        "Measure and reduce demographic bias in facial-attribute classifiers."))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("datasets", help="list the dataset readers")
+    sub.add_parser("methods", help="list the training methods, one per line, name first")
+
+    p = sub.add_parser("prepare", help="decode and resize a dataset once into a cache")
+    _add_data_args(p, task=False)
+    p.add_argument("--size", type=int, default=64, help="image side in pixels (default 64)")
+    p.add_argument("--out", default=None, help="cache folder (default $FACEFAIR_CACHE or ~/.cache/facefair/...)")
+    p.add_argument("--workers", type=int, default=2, help="decoding processes (default 2)")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("train", help="train a model with a method")
+    _add_data_args(p)
+    p.add_argument("--method", default=None, help="training method (see 'facefair methods'); default erm")
+    p.add_argument("--method-opt", action="append", metavar="KEY=VALUE", help="method option")
+    p.add_argument("--arch", default=None, help="tiny, resnet18/34/50, densenet121/169 (default tiny)")
+    p.add_argument("--weights", default=None, metavar="FILE", help="local backbone weights (state_dict)")
+    p.add_argument("--size", type=int, default=None, help="image side in pixels (default 48)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--eval-batch-size", type=int, default=None)
+    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--weight-decay", type=float, default=None)
+    p.add_argument("--momentum", type=float, default=None)
+    p.add_argument("--clip", type=float, default=None, help="grad-norm clip (0 = off; default 1.0)")
+    p.add_argument("--schedule", choices=("cosine", "constant"), default=None)
+    p.add_argument("--bf16", action="store_true", default=None, help="bf16 autocast")
+    p.add_argument("--channels-last", action="store_true", default=None)
+    p.add_argument("--no-flip", dest="flip", action="store_false", default=None,
+                   help="no random horizontal flips in training")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--split-seed", type=int, default=None, help="seed of carved splits and subsets")
+    p.add_argument("--max-train", type=int, default=None, help="train on a seeded subset of this size")
+    p.add_argument("--max-val", type=int, default=None, help="validate on a seeded subset of this size")
+    p.add_argument("--select", default=None, help="validation metric choosing the best epoch (default accuracy)")
+    p.add_argument("--cache", default=None, help="prepared cache folder (default: the one 'prepare' wrote, if any)")
+    p.add_argument("--no-cache", action="store_true", help="decode images on the fly")
+    p.add_argument("--workers", type=int, default=None, help="data-loading processes (default 0)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default auto)")
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
+                   help="also checkpoint every STEPS iterations within an epoch")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    p.add_argument("--out", required=True, help="run folder")
+
+    p = sub.add_parser("evaluate", help="predict a split with a run's best weights; write metrics")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals (0 = none)")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("metrics", help="every fairness metric from a predictions CSV (no model, no torch)")
+    p.add_argument("csv", help="CSV with columns y, group, pred (and optional score, id)")
+    p.add_argument("--group-col", action="append", default=None,
+                   help="group column(s); several are intersected (default 'group')")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="N bootstrap replicates for confidence intervals")
+    p.add_argument("--ci", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--percent", action="store_true", help="print percentages (FineFACE style)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+    p = sub.add_parser("demo", help="the whole pipeline on the synthetic biased faces")
+    p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
+    p.add_argument("--quick", action="store_true", help="a smaller, faster setting (tests)")
+    p.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+TRAIN_FIELDS = ("method", "arch", "weights", "size", "epochs", "batch_size", "eval_batch_size",
+                "optimizer", "lr", "weight_decay", "momentum", "clip", "schedule", "bf16",
+                "channels_last", "flip", "seed", "split_seed", "max_train", "max_val", "select",
+                "workers", "threads", "device", "checkpoint_every", "root")
+
+
+def _train_config(args: argparse.Namespace) -> Any:
+    from .config import TrainConfig
+    from .data import DATASETS
+
+    cfg = TrainConfig()
+    if args.dataset is not None:
+        cfg.dataset = args.dataset
+    if cfg.dataset in DATASETS and cfg.dataset != "synthetic":
+        info = DATASETS[cfg.dataset]
+        cfg.target, cfg.protected = info.default_target, info.default_protected
+    for name in TRAIN_FIELDS:
+        v = getattr(args, name, None)
+        if v is not None:
+            setattr(cfg, name, v)
+    if args.clip == 0:
+        cfg.clip = None
+    cfg.target = args.target or cfg.target
+    cfg.protected = args.protected or cfg.protected
+    if not cfg.target or not cfg.protected:
+        raise ConfigError(f"dataset {cfg.dataset} needs --target and --protected")
+    cfg.dataset_options = _dataset_options(args)
+    cfg.method_options = _kv(args.method_opt, "--method-opt")
+    if args.no_cache:
+        cfg.cache = None
+    elif args.cache:
+        cfg.cache = args.cache
+    cfg.progress = not args.no_progress
+    return cfg
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import DATASETS
+
+    for info in DATASETS.values():
+        task = f" [target {info.default_target}, protected {info.default_protected}]" if info.default_target else ""
+        print(f"{info.name:<10} {info.summary}{task}")
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from .methods import registered
+
+    for name, cls in registered().items():
+        labels = "uses protected labels" if cls.uses_protected else "no protected labels"
+        print(f"{name:<12} {cls.summary} ({labels})")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from .data import load_dataset, prepare
+
+    data = load_dataset(args.dataset or "synthetic", args.root, **_dataset_options(args))
+    for note in data.notes:
+        print(f"note: {note}")
+    out = prepare(data, args.size, args.out, workers=args.workers, progress=not args.no_progress)
+    print(f"prepared {len(data)} images of {data.name} at {args.size}px in {out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .trainer import train
+
+    cfg = _train_config(args)
+    res = train(cfg, args.out, resume=args.resume)
+    print(f"done: best epoch {res.best_epoch} (validation {cfg.select} {res.best_score:.4f}); run folder {res.out}")
+    print(f"next: facefair evaluate {res.out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, output_names
+
+    report = evaluate(args.run, args.split, args.checkpoint, n_boot=args.bootstrap,
+                      progress=not args.no_progress)
+    print(report.format_table())
+    pred_name, metrics_name = output_names(args.split)
+    print(f"wrote {Path(args.run) / metrics_name} and {Path(args.run) / pred_name}")
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from .metrics import fairness_report, read_predictions
+
+    cols = [c for item in (args.group_col or ["group"]) for c in item.split(",") if c]
+    preds = read_predictions(args.csv, cols)
+    report = fairness_report(preds.y, preds.pred, preds.group, n_boot=args.bootstrap,
+                             ci_level=args.ci, seed=args.seed, source=args.csv)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.format_table(percent=args.percent))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out, quick=args.quick, progress=not args.no_progress)
+    return 0
+
+
+COMMANDS = {"datasets": cmd_datasets, "methods": cmd_methods, "prepare": cmd_prepare,
+            "train": cmd_train, "evaluate": cmd_evaluate, "metrics": cmd_metrics, "demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except FaceFairError as e:
+        print(f"facefair {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except FloatingPointError as e:
+        print(f"facefair {args.command}: training diverged: {e}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

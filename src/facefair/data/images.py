@@ -1,0 +1,149 @@
+"""Image stores (a folder or the archive a dataset ships as) and the one decode function.
+
+Every image, whether read from a folder, a zip or turned into the prepared cache, goes through
+:func:`decode_image`, so training from the cache sees exactly the tensors it would see from
+the files.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def decode_image(data: bytes, size: int, where: str) -> np.ndarray:
+    """JPEG/PNG bytes -> (size, size, 3) uint8 RGB: centre square crop, bilinear resize.
+
+    The centre crop keeps the face's aspect ratio (CelebA's aligned images are 178x218);
+    ``where`` names the file in the error raised for an empty or corrupt image.
+    """
+    if not data:
+        raise DataError("empty image file (0 bytes)", where)
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            rgb = im.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"corrupt or unreadable image: {e}", where) from None
+    w, h = rgb.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    rgb = rgb.crop((left, top, left + side, top + side))
+    if side != size:
+        rgb = rgb.resize((size, size), Image.BILINEAR)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+class ImageStore(ABC):
+    """Named image files under one root; names are POSIX paths relative to that root."""
+
+    @abstractmethod
+    def names(self) -> set[str]:
+        """Every image name present."""
+
+    @abstractmethod
+    def read(self, name: str) -> bytes:
+        """The raw bytes of one image."""
+
+    @abstractmethod
+    def describe(self, name: str = "") -> str:
+        """A human-readable location, for messages."""
+
+    def load(self, name: str, size: int) -> np.ndarray:
+        """Decode one image to (size, size, 3) uint8."""
+        return decode_image(self.read(name), size, self.describe(name))
+
+
+class FolderStore(ImageStore):
+    """Images in an extracted folder."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def names(self) -> set[str]:
+        out = set()
+        for dirpath, _, files in os.walk(self.root):
+            rel = os.path.relpath(dirpath, self.root)
+            for f in files:
+                if f.lower().endswith(IMAGE_SUFFIXES):
+                    out.add(f if rel == "." else f"{rel}/{f}".replace(os.sep, "/"))
+        return out
+
+    def read(self, name: str) -> bytes:
+        path = self.root / name
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise DataError("image not found", path) from None
+        except OSError as e:
+            raise DataError(f"cannot read image: {e.strerror}", path) from None
+
+    def describe(self, name: str = "") -> str:
+        return str(self.root / name) if name else str(self.root)
+
+
+class ZipStore(ImageStore):
+    """Images inside a zip archive, optionally under a folder prefix within it.
+
+    The archive handle is opened lazily per process, so DataLoader workers each get their own.
+    """
+
+    def __init__(self, path: Path, prefix: str = ""):
+        self.path = Path(path)
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self._zip: zipfile.ZipFile | None = None
+        self._pid = -1
+        try:
+            with zipfile.ZipFile(self.path):
+                pass
+        except (zipfile.BadZipFile, OSError) as e:
+            raise DataError(f"not a readable zip archive: {e}", self.path) from None
+
+    def _handle(self) -> zipfile.ZipFile:
+        if self._zip is None or self._pid != os.getpid():
+            self._zip = zipfile.ZipFile(self.path)
+            self._pid = os.getpid()
+        return self._zip
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_zip"], state["_pid"] = None, -1
+        return state
+
+    def names(self) -> set[str]:
+        n = len(self.prefix)
+        return {m[n:] for m in self._handle().namelist()
+                if m.startswith(self.prefix) and m.lower().endswith(IMAGE_SUFFIXES)}
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self._handle().read(self.prefix + name)
+        except KeyError:
+            raise DataError("image not found in archive", self.describe(name)) from None
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise DataError(f"cannot read archive member: {e}", self.describe(name)) from None
+
+    def describe(self, name: str = "") -> str:
+        return f"{self.path}:{self.prefix}{name}" if name else str(self.path)
+
+
+def open_store(root: Path, folder: str, archive: str, prefix_in_archive: str = "") -> ImageStore:
+    """The folder ``root/folder`` if extracted, else the archive ``root/archive``."""
+    if folder and (root / folder).is_dir():
+        return FolderStore(root / folder)
+    if not folder and root.is_dir() and not (root / archive).is_file():
+        return FolderStore(root)
+    if (root / archive).is_file():
+        return ZipStore(root / archive, prefix_in_archive)
+    wanted = f"'{folder}/' or '{archive}'" if folder else f"image folders or '{archive}'"
+    raise DataError(f"no images found: expected {wanted}", root)

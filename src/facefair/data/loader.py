@@ -1,0 +1,90 @@
+"""Batches of a task's split as tensors, deterministic given (seed, epoch).
+
+A batch is fetched whole (``__getitem__`` takes a list of positions) so that a prepared cache
+or in-memory images are sliced in one numpy call instead of collated image by image. Pixels
+travel as uint8 NHWC (4x less than float) and become float NCHW in [0, 1] in
+:func:`to_input`; per-channel normalisation is the model's first layer (SPEC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..errors import ConfigError
+from .base import Task
+
+
+class SplitImages(Dataset):
+    """The images, targets and groups of a subset of a task, served a batch at a time."""
+
+    def __init__(self, task: Task, indices: np.ndarray, size: int):
+        self.task, self.indices, self.size = task, np.asarray(indices), size
+        data = task.data
+        if data.images is not None and data.images.shape[1] != size:
+            raise ConfigError(f"dataset {data.name} holds {data.images.shape[1]} px images "
+                              f"(generated or prepared at that size) but {size} px were asked for")
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, positions: list[int]) -> dict[str, torch.Tensor]:
+        idx = self.indices[np.asarray(positions)]
+        data = self.task.data
+        if data.images is not None:
+            order = np.argsort(idx)  # sorted reads are faster on a memory map
+            pix = np.empty((len(idx), self.size, self.size, 3), np.uint8)
+            pix[order] = data.images[idx[order]]
+        else:
+            assert data.store is not None
+            pix = np.stack([data.store.load(str(data.ids[i]), self.size) for i in idx])
+        return {
+            "x": torch.from_numpy(pix),
+            "y": torch.from_numpy(self.task.y[idx]),
+            "group": torch.from_numpy(self.task.group[idx]),
+            "index": torch.from_numpy(idx.astype(np.int64)),
+        }
+
+
+def batch_order(n: int, batch_size: int, shuffle: bool, seed: int, epoch: int,
+                drop_last: bool = False) -> list[list[int]]:
+    """The positions of each batch of one epoch; a pure function of its arguments (resume)."""
+    order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
+    batches = [order[i:i + batch_size].tolist() for i in range(0, n, batch_size)]
+    if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
+
+
+def iterate(ds: SplitImages, batch_size: int, *, shuffle: bool = False, seed: int = 0,
+            epoch: int = 0, workers: int = 0, drop_last: bool = False,
+            skip: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Iterate one epoch of batches; ``skip`` drops the first batches (mid-epoch resume)."""
+    batches = batch_order(len(ds), batch_size, shuffle, seed, epoch, drop_last)[skip:]
+    loader = DataLoader(ds, sampler=batches, batch_size=None, num_workers=workers,
+                        persistent_workers=False)
+    return iter(loader)
+
+
+def n_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
+    full, rest = divmod(n, batch_size)
+    return full + (1 if rest and not (drop_last and full) else 0)
+
+
+def to_input(x: torch.Tensor, device: torch.device | str = "cpu",
+             channels_last: bool = False) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [0, 1] on ``device``."""
+    out = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
+    return out.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Flip each NCHW image horizontally with probability 1/2 (seeded)."""
+    flip = torch.rand(x.shape[0], generator=generator) < 0.5
+    if flip.any():
+        x = x.clone()
+        x[flip] = x[flip].flip(-1)
+    return x

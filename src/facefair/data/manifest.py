@@ -1,0 +1,90 @@
+"""Any dataset as a CSV manifest: an image-path column plus label columns.
+
+Lets a user bring LFW, UTKFace crops in their own layout, or private data. Paths are relative
+to the manifest's folder (or ``root``), and may not leave it unless ``allow_outside_root``.
+An optional ``split`` column holds train/val/test (or 0/1/2); without it a seeded
+80/10/10 split is drawn. Every other column is a label attribute.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, unknown_name
+from .base import SPLITS, FaceData, encode_column, random_split
+from .images import FolderStore
+
+IMAGE_COLUMNS = ("image", "path", "file", "filename", "img")
+
+
+def load_manifest(manifest: str | Path, root: str | Path | None = None, image_col: str | None = None,
+                  split_col: str = "split", split_seed: int = 0,
+                  allow_outside_root: bool = False) -> FaceData:
+    """Read a CSV manifest; each named image must exist (an error names the line if not)."""
+    path = Path(manifest)
+    if not path.is_file():
+        raise DataError("manifest not found", path)
+    base = Path(root) if root is not None else path.parent
+    base_resolved = base.resolve()
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise DataError("empty manifest", path) from None
+        if image_col is None:
+            image_col = next((c for c in IMAGE_COLUMNS if c in header), None)
+            if image_col is None:
+                raise DataError(f"no image column: name one of {', '.join(IMAGE_COLUMNS)} or "
+                                f"pass image_col (header: {','.join(header)})", path, 1)
+        elif image_col not in header:
+            raise unknown_name("column", image_col, header, where=f"{path}, line 1")
+        label_cols = [c for c in header if c not in (image_col, split_col)]
+        if not label_cols:
+            raise DataError("no label columns besides the image column", path, 1)
+        ids, splits = [], []
+        cols: dict[str, list[str]] = {c: [] for c in label_cols}
+        seen: dict[str, int] = {}
+        for ln, row in enumerate(reader, start=2):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(header):
+                raise DataError(f"expected {len(header)} columns, found {len(row)}", path, ln)
+            rec = dict(zip(header, (c.strip() for c in row)))
+            rel = rec[image_col].replace("\\", "/")
+            if not rel:
+                raise DataError(f"empty '{image_col}'", path, ln)
+            full = (base / rel).resolve()
+            if not allow_outside_root and os.path.commonpath([base_resolved, full]) != str(base_resolved):
+                raise DataError(f"image path {rel!r} leaves the dataset root {base} "
+                                "(allow it explicitly with allow_outside_root)", path, ln)
+            if not full.is_file():
+                raise DataError(f"image {rel!r} not found under {base}", path, ln)
+            if rel in seen:
+                raise DataError(f"duplicate image {rel!r} (first on line {seen[rel]})", path, ln)
+            seen[rel] = ln
+            for c in label_cols:
+                if rec[c] == "":
+                    raise DataError(f"empty label in column '{c}'", path, ln)
+                cols[c].append(rec[c])
+            if split_col in header:
+                s = rec[split_col].lower()
+                code = SPLITS.get(s, {"0": 0, "1": 1, "2": 2}.get(s))
+                if code is None:
+                    raise DataError(f"split must be train/val/test or 0/1/2, got {rec[split_col]!r}",
+                                    path, ln)
+                splits.append(code)
+            ids.append(os.path.relpath(full, base_resolved).replace(os.sep, "/")
+                       if allow_outside_root else rel)
+    if not ids:
+        raise DataError("no rows after the header", path)
+    labels, classes = {}, {}
+    for c in label_cols:
+        labels[c], classes[c] = encode_column(cols[c])
+    split = (np.asarray(splits, dtype=np.int64) if splits else random_split(len(ids), split_seed))
+    return FaceData(f"manifest:{path.name}", str(base), np.asarray(ids), labels, classes, split,
+                    store=FolderStore(base))

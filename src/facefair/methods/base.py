@@ -1,0 +1,152 @@
+"""The contract between a training method and the one trainer.
+
+A method says how to build its model, which parameter groups the optimizer gets, and what
+one training iteration does with a batch. The trainer owns everything else (data order,
+optimizer, schedule, clipping, autocast, checkpoints, validation, logging), so adding a
+method is one module registered by name, never a copied training script.
+
+An iteration calls ``ctx.step(loss)`` once per optimizer step it wants: ERM once, FineFACE
+N + 2 times, ASAC once per curriculum micro-batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, unknown_name
+from ..models import build_model
+
+if TYPE_CHECKING:
+    from ..config import TrainConfig
+    from ..data import Task
+
+
+@dataclass
+class Batch:
+    """One training batch on the model's device; ``x`` is float NCHW in [0, 1]."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    group: torch.Tensor
+    index: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+class StepContext(Protocol):
+    """What the trainer lends a method during one iteration."""
+
+    generator: torch.Generator  # seeded, checkpointed randomness for the method
+    epoch: int
+
+    def step(self, loss: torch.Tensor) -> None:
+        """backward, grad-norm clip, optimizer step, zero grads."""
+
+    def autocast(self) -> AbstractContextManager[Any]:
+        """The configured mixed-precision context (no-op in fp32)."""
+
+
+@dataclass
+class MethodOptions:
+    """Base of each method's options; subclasses add typed fields with paper defaults."""
+
+    @classmethod
+    def parse(cls, items: dict[str, Any]) -> MethodOptions:
+        """Options from ``key=value`` strings or already-typed values, type-checked."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs = {}
+        for k, v in items.items():
+            key = k.replace("-", "_")
+            if key not in known:
+                raise unknown_name(f"option of this method", k, known)
+            default = known[key].default
+            kwargs[key] = _coerce(v, default, k)
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: Any, default: Any, name: str) -> Any:
+    if not isinstance(value, str) or isinstance(default, str):
+        return value
+    try:
+        if isinstance(default, bool):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, (list, tuple)):
+            return type(default)(float(v) for v in value.split(",") if v)
+    except ValueError:
+        raise ConfigError(f"option {name}: cannot read {value!r} as {type(default).__name__}") from None
+    return value
+
+
+class Method(ABC):
+    """A training method: subclass, set ``name``/``summary``, implement ``train_step``."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    uses_protected: ClassVar[bool] = False  # does training read the protected labels?
+    Options: ClassVar[type[MethodOptions]] = MethodOptions
+
+    def __init__(self, options: MethodOptions | None = None):
+        self.options = options if options is not None else self.Options()
+
+    def build_model(self, cfg: TrainConfig, task: Task) -> nn.Module:
+        """The model this method trains; by default the shared-backbone classifier."""
+        return build_model(cfg.arch, n_groups=task.n_groups)
+
+    def param_groups(self, model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+        """Optimizer parameter groups; by default one group at the configured learning rate."""
+        return [{"params": [p for p in model.parameters() if p.requires_grad]}]
+
+    @abstractmethod
+    def train_step(self, model: nn.Module, batch: Batch, ctx: StepContext) -> dict[str, float]:
+        """One training iteration; returns scalars to log (at least ``loss``)."""
+
+    def predict_logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Target logits for evaluation (N, 2)."""
+        return model(x)
+
+
+_REGISTRY: dict[str, type[Method]] = {}
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator: make a method available by its ``name``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"method name {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registered() -> dict[str, type[Method]]:
+    return dict(_REGISTRY)
+
+
+def get_method(name: str, options: dict[str, Any] | None = None) -> Method:
+    """Instantiate a registered method with parsed options."""
+    if name not in _REGISTRY:
+        raise unknown_name("method", name, _REGISTRY)
+    cls = _REGISTRY[name]
+    return cls(cls.Options.parse(options or {}))
+
+
+def iter_params(module: nn.Module) -> Iterator[nn.Parameter]:
+    return (p for p in module.parameters() if p.requires_grad)

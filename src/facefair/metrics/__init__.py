@@ -1,0 +1,23 @@
+"""Fairness metrics (numpy only, no torch): the SPEC table, per-group values, bootstrap CIs."""
+
+from .fairness import (
+    LOWER_IS_BETTER,
+    METRIC_NAMES,
+    FairnessReport,
+    GroupCounts,
+    average_reports,
+    bootstrap_counts,
+    fairness_report,
+    intersect,
+    metrics_from_counts,
+    per_group_from_counts,
+    report_from_counts,
+)
+from .predictions import Predictions, read_predictions, write_predictions
+
+__all__ = [
+    "LOWER_IS_BETTER", "METRIC_NAMES", "FairnessReport", "GroupCounts", "Predictions",
+    "average_reports", "bootstrap_counts", "fairness_report", "intersect",
+    "metrics_from_counts", "per_group_from_counts", "read_predictions", "report_from_counts",
+    "write_predictions",
+]

@@ -1,0 +1,119 @@
+"""Read and write predictions CSVs (id, y, group, score, pred) without torch.
+
+The file is the hand-off between a model and an audit: ``facefair evaluate`` writes it, and
+``facefair metrics`` (or any other tool) recomputes every metric from it later.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, unknown_name
+
+PREDICTION_COLUMNS = ("id", "y", "group", "score", "pred")
+
+
+@dataclass
+class Predictions:
+    """Hard predictions with labels and protected groups, one row per image."""
+
+    y: np.ndarray
+    pred: np.ndarray
+    group: np.ndarray
+    score: np.ndarray | None = None
+    ids: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def _parse_binary(text: str, column: str, path: Path, line: int) -> int:
+    t = text.strip()
+    if t in ("0", "1"):
+        return int(t)
+    if t.lower() in ("true", "false"):
+        return int(t.lower() == "true")
+    try:
+        v = float(t)
+    except ValueError:
+        raise DataError(f"column '{column}' must be 0 or 1, got {text!r}", path, line) from None
+    if v not in (0.0, 1.0):
+        raise DataError(f"column '{column}' must be 0 or 1, got {text!r}", path, line)
+    return int(v)
+
+
+def read_predictions(path: str | os.PathLike[str], group_cols: list[str] | None = None,
+                     sep: str = "|") -> Predictions:
+    """Parse a predictions CSV; ``group_cols`` (default ``['group']``) are intersected.
+
+    Errors name the file and the 1-based line; no row is skipped silently.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError("predictions file not found", p)
+    group_cols = group_cols or ["group"]
+    try:
+        fh = p.open(newline="", encoding="utf-8-sig")
+    except OSError as e:
+        raise DataError(f"cannot read: {e.strerror}", p) from None
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError("empty file: expected a header with columns y, group, pred", p) from None
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise DataError(f"not a readable CSV: {e}", p, 1) from None
+        header = [h.strip() for h in header]
+        for col in ["y", "pred", *group_cols]:
+            if col not in header:
+                raise unknown_name("column", col, header, where=f"{p}, line 1")
+        idx = {c: header.index(c) for c in header}
+        ys, preds, groups, scores, ids = [], [], [], [], []
+        has_score, has_id = "score" in idx, "id" in idx
+        try:
+            for line, row in enumerate(reader, start=2):
+                if not row or all(not c.strip() for c in row):
+                    continue  # blank line (a trailing newline), not data
+                if len(row) != len(header):
+                    raise DataError(f"expected {len(header)} columns, found {len(row)}", p, line)
+                ys.append(_parse_binary(row[idx["y"]], "y", p, line))
+                preds.append(_parse_binary(row[idx["pred"]], "pred", p, line))
+                groups.append(sep.join(row[idx[c]].strip() for c in group_cols))
+                if has_score:
+                    s = row[idx["score"]].strip()
+                    try:
+                        scores.append(float(s) if s else float("nan"))
+                    except ValueError:
+                        raise DataError(f"column 'score' must be a number, got {s!r}", p, line) from None
+                if has_id:
+                    ids.append(row[idx["id"]])
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise DataError(f"not a readable CSV: {e}", p, reader.line_num) from None
+    if not ys:
+        raise DataError("no prediction rows after the header", p)
+    return Predictions(
+        y=np.asarray(ys, dtype=np.int64),
+        pred=np.asarray(preds, dtype=np.int64),
+        group=np.asarray(groups),
+        score=np.asarray(scores, dtype=np.float64) if has_score else None,
+        ids=np.asarray(ids) if has_id else None,
+    )
+
+
+def write_predictions(path: str | os.PathLike[str], ids: list[str] | np.ndarray, y: np.ndarray,
+                      group: np.ndarray, score: np.ndarray, pred: np.ndarray) -> None:
+    """Write the predictions CSV atomically (temporary file, then rename)."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(PREDICTION_COLUMNS)
+        for row in zip(ids, y, group, score, pred):
+            w.writerow([row[0], int(row[1]), row[2], f"{float(row[3]):.6f}", int(row[4])])
+    os.replace(tmp, p)

@@ -1,0 +1,366 @@
+"""The one trainer every method runs on.
+
+It owns the data order (a pure function of seed and epoch), the optimizer and its cosine
+schedule (a pure function of the step, so nothing but the optimizer's moments needs saving),
+grad-norm clipping, bf16 autocast, channels_last, validation after every epoch with the best
+epoch chosen on the validation split, atomic checkpoints and an exact ``resume``.
+
+Run folder: ``config.json``, ``log.jsonl`` (one line per epoch), ``checkpoints/last.pt``
+(full state), ``checkpoints/best.pt`` (model state_dict of the selected epoch), ``best.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .checkpoint import load_checkpoint, save_atomic
+from .config import TrainConfig
+from .data import Task, load_cache, load_dataset
+from .data.cache import default_cache_dir
+from .data.loader import SplitImages, iterate, n_batches, random_flip, to_input
+from .errors import ConfigError, DataError
+from .methods import Batch, Method, get_method
+from .metrics import fairness_report
+from .models import load_backbone_weights
+
+CKPT_KEYS = ("model", "optimizer", "epoch", "step_in_epoch", "global_step")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available on this machine")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch and numpy's legacy global state (facefair itself passes explicit RNGs)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def load_task(cfg: TrainConfig, log: Any = print) -> Task:
+    """Dataset + task of a config, with the prepared cache attached when there is one."""
+    opts = dict(cfg.dataset_options)
+    if cfg.dataset == "synthetic":
+        opts.setdefault("size", cfg.size)
+    if cfg.dataset in ("fairface", "utkface", "manifest"):
+        opts.setdefault("split_seed", cfg.split_seed)
+    data = load_dataset(cfg.dataset, cfg.root, **opts)
+    for note in data.notes:
+        log(f"note: {note}")
+    if data.images is None and cfg.cache:
+        cache = default_cache_dir(data, cfg.size) if cfg.cache == "auto" else Path(cfg.cache)
+        if cfg.cache != "auto" or (cache / "meta.json").is_file():
+            data.attach_images(load_cache(data, cache))
+            log(f"using prepared cache {cache}")
+    return data.task(cfg.target, cfg.protected)
+
+
+def cosine_lr(base: float, step: int, total: int, schedule: str) -> float:
+    """Per-step cosine decay from ``base`` to 0 (or constant)."""
+    if schedule == "constant" or total <= 0:
+        return base
+    return base * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
+def build_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+    for g in groups:
+        g.setdefault("lr", cfg.lr)
+        g["base_lr"] = g["lr"]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay)
+
+
+class _Context:
+    """The :class:`~facefair.methods.base.StepContext` handed to a method's iteration."""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, cfg: TrainConfig,
+                 device: torch.device, generator: torch.Generator):
+        self.model, self.optimizer, self.cfg, self.device = model, optimizer, cfg, device
+        self.generator = generator
+        self.epoch = 0
+        self.steps = 0
+
+    def step(self, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {float(loss)}")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
+        self.optimizer.step()
+        self.steps += 1
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if not self.cfg.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+
+@dataclass
+class SplitOutput:
+    """Scores and hard predictions of a model on a split, aligned with dataset indices."""
+
+    index: np.ndarray
+    y: np.ndarray
+    group: np.ndarray
+    score: np.ndarray
+    pred: np.ndarray
+
+
+@torch.no_grad()
+def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
+            device: torch.device, desc: str = "eval") -> SplitOutput:
+    """Softmax score of the positive class and argmax prediction for every image of ``ds``."""
+    model.eval()
+    outs: dict[str, list[np.ndarray]] = {k: [] for k in ("index", "y", "group", "score", "pred")}
+    bar = tqdm(iterate(ds, cfg.eval_batch_size, workers=cfg.workers), desc=desc, leave=False,
+               total=n_batches(len(ds), cfg.eval_batch_size), disable=not cfg.progress, unit="batch")
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if cfg.bf16 else contextlib.nullcontext()
+    for b in bar:
+        x = to_input(b["x"], device, cfg.channels_last)
+        with ctx:
+            logits = method.predict_logits(model, x).float()
+        prob = logits.softmax(1)[:, 1]
+        outs["score"].append(prob.cpu().numpy())
+        outs["pred"].append(logits.argmax(1).cpu().numpy())
+        for k in ("index", "y", "group"):
+            outs[k].append(b[k].numpy())
+    return SplitOutput(**{k: np.concatenate(v) for k, v in outs.items()})
+
+
+@dataclass
+class RunResult:
+    """What :func:`train` returns: the run folder, the best epoch and its validation metrics."""
+
+    out: Path
+    best_epoch: int
+    best_score: float
+    history: list[dict[str, Any]]
+
+
+def _rng_state(gens: dict[str, torch.Generator]) -> dict[str, torch.Tensor]:
+    return {"torch": torch.get_rng_state(), **{k: g.get_state() for k, g in gens.items()}}
+
+
+def _restore_rng(state: dict[str, torch.Tensor], gens: dict[str, torch.Generator]) -> None:
+    torch.set_rng_state(state["torch"])
+    for k, g in gens.items():
+        g.set_state(state[k])
+
+
+def _json_safe(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def prepare_run(cfg: TrainConfig, out: Path, resume: bool) -> TrainConfig:
+    """Create or reopen a run folder; on resume the saved config wins."""
+    cfg_path = out / "config.json"
+    if cfg_path.is_file():
+        if not resume:
+            raise ConfigError(f"{out} already holds a run; pass --resume to continue it or "
+                              "choose another --out")
+        saved = TrainConfig.load(cfg_path)
+        saved.progress = cfg.progress
+        return saved
+    if resume and out.exists() and any(out.iterdir()):
+        raise ConfigError(f"{out}: --resume given but the folder holds no config.json")
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.save(cfg_path)
+    return cfg
+
+
+def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = print,
+          stop_after_steps: int | None = None) -> RunResult:
+    """Train ``cfg.method`` on ``cfg``'s task into the run folder ``out``.
+
+    ``resume`` continues from ``checkpoints/last.pt`` exactly (same data order, RNG states
+    and optimizer moments). ``stop_after_steps`` ends early after that many iterations of
+    this call (tests use it to simulate a kill).
+    """
+    cfg.validate()
+    out = Path(out)
+    cfg = prepare_run(cfg, out, resume)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    task = load_task(cfg, log)
+    method = get_method(cfg.method, cfg.method_options)
+    if method.uses_protected:
+        log(f"note: method {method.name} reads the protected labels ({cfg.protected}) in training")
+    model = method.build_model(cfg, task)
+    if cfg.weights:
+        ignored = load_backbone_weights(model.backbone, cfg.weights)
+        log(f"loaded backbone weights from {cfg.weights} ({len(ignored)} non-backbone keys ignored)")
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(cfg, method.param_groups(model, cfg))
+
+    train_ds = SplitImages(task, task.indices("train", cfg.max_train, cfg.split_seed), cfg.size)
+    val_ds = SplitImages(task, task.indices("val", cfg.max_val, cfg.split_seed), cfg.size)
+    per_epoch = n_batches(len(train_ds), cfg.batch_size, drop_last=True)
+    total_steps = per_epoch * cfg.epochs
+    flip_gen, method_gen = torch.Generator(), torch.Generator()
+    flip_gen.manual_seed(cfg.seed + 1)
+    method_gen.manual_seed(cfg.seed + 2)
+    gens = {"flip": flip_gen, "method": method_gen}
+    ctx = _Context(model, optimizer, cfg, device, method_gen)
+
+    epoch, step_in_epoch, global_step = 0, 0, 0
+    history: list[dict[str, Any]] = []
+    best = {"epoch": -1, "score": -math.inf}
+    accum = {"loss_sum": 0.0, "n": 0, "seconds": 0.0}
+    last_path, best_path = out / "checkpoints" / "last.pt", out / "checkpoints" / "best.pt"
+    if resume and last_path.is_file():
+        ck = load_checkpoint(last_path, CKPT_KEYS)
+        model.load_state_dict(ck["model"])
+        optimizer.load_state_dict(ck["optimizer"])
+        epoch, step_in_epoch, global_step = ck["epoch"], ck["step_in_epoch"], ck["global_step"]
+        history, best, accum = ck["history"], ck["best"], ck["accum"]
+        _restore_rng(ck["rng"], gens)
+        log(f"resuming {out} at epoch {epoch + 1}, step {step_in_epoch} of {per_epoch}")
+
+    def checkpoint() -> None:
+        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step,
+                     "rng": _rng_state(gens), "history": history, "best": best, "accum": accum},
+                    last_path)
+
+    writer = _tensorboard(out)
+    steps_this_call = 0
+    log(f"training {method.name} on {cfg.dataset}:{cfg.target} (protected {cfg.protected}), "
+        f"{cfg.arch} {cfg.size}px, {len(train_ds)} train / {len(val_ds)} val images, "
+        f"{cfg.epochs} epochs on {device}")
+    while epoch < cfg.epochs:
+        if step_in_epoch == 0:
+            flip_gen.manual_seed(cfg.seed * 100003 + epoch)
+            accum = {"loss_sum": 0.0, "n": 0, "seconds": 0.0}
+        model.train()
+        ctx.epoch = epoch
+        batches = iterate(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch,
+                          workers=cfg.workers, drop_last=True, skip=step_in_epoch)
+        bar = tqdm(batches, total=per_epoch, initial=step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not cfg.progress, unit="batch", leave=False)
+        t0 = time.perf_counter()
+        for b in bar:
+            x = to_input(b["x"], device, cfg.channels_last)
+            if cfg.flip:
+                x = random_flip(x, flip_gen)
+            batch = Batch(x, b["y"].to(device), b["group"].to(device), b["index"])
+            for g in optimizer.param_groups:
+                g["lr"] = cosine_lr(g["base_lr"], global_step, total_steps, cfg.schedule)
+            try:
+                stats = method.train_step(model, batch, ctx)
+            except FloatingPointError as e:
+                raise FloatingPointError(
+                    f"{e} at epoch {epoch + 1}, step {step_in_epoch + 1} (batch image indices "
+                    f"{b['index'][:8].tolist()}...); last good checkpoint: "
+                    f"{last_path if last_path.is_file() else 'none yet'}") from None
+            accum["loss_sum"] += stats["loss"] * len(batch)
+            accum["n"] += len(batch)
+            step_in_epoch += 1
+            global_step += 1
+            steps_this_call += 1
+            bar.set_postfix(loss=f"{accum['loss_sum'] / accum['n']:.4f}")
+            if cfg.checkpoint_every and step_in_epoch % cfg.checkpoint_every == 0 and step_in_epoch < per_epoch:
+                accum["seconds"] += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                checkpoint()
+            if stop_after_steps is not None and steps_this_call >= stop_after_steps:
+                bar.close()
+                accum["seconds"] += time.perf_counter() - t0
+                checkpoint()
+                return RunResult(out, int(best["epoch"]), float(best["score"]), history)
+        bar.close()
+        accum["seconds"] += time.perf_counter() - t0
+        val = predict(method, model, val_ds, cfg, device, desc="validate")
+        rep = fairness_report(val.y, val.pred, val.group)
+        row = {"epoch": epoch + 1, "train_loss": accum["loss_sum"] / max(accum["n"], 1),
+               "lr": optimizer.param_groups[0]["lr"], "train_seconds": accum["seconds"],
+               "train_img_per_s": accum["n"] / max(accum["seconds"], 1e-9),
+               **{f"val_{k}": v for k, v in rep.overall.items()}}
+        row = _json_safe(row)
+        history.append(row)
+        score = math.inf if cfg.select == "last" else row.get(f"val_{cfg.select}")
+        score = -math.inf if score is None else score
+        epoch += 1
+        step_in_epoch = 0
+        if score >= best["score"] or cfg.select == "last":
+            best = {"epoch": epoch, "score": float(score) if math.isfinite(score) else 0.0}
+            save_atomic(model.state_dict(), best_path)
+        checkpoint()
+        _write_log(out, history, best)
+        if writer is not None:
+            for k, v in row.items():
+                if isinstance(v, (int, float)) and k != "epoch":
+                    writer.add_scalar(k, v, epoch)
+        log(f"epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, val accuracy "
+            f"{row['val_accuracy']:.4f}, val EOpp gap {_fmt(row['val_equal_opportunity_diff'])}, "
+            f"{row['train_img_per_s']:.0f} img/s")
+    if writer is not None:
+        writer.close()
+    return RunResult(out, int(best["epoch"]), float(best["score"]), history)
+
+
+def _fmt(v: float | None) -> str:
+    return "undefined" if v is None else f"{v:.4f}"
+
+
+def _write_log(out: Path, history: list[dict[str, Any]], best: dict[str, Any]) -> None:
+    tmp = out / ".log.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in history))
+    os.replace(tmp, out / "log.jsonl")
+    tmp = out / ".best.json.tmp"
+    tmp.write_text(json.dumps(best, indent=2))
+    os.replace(tmp, out / "best.json")
+
+
+def _tensorboard(out: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # noqa: BLE001 - tensorboard not installed: JSON log only
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
+
+
+def load_run(out: str | Path, checkpoint: str = "best", log: Any = print
+             ) -> tuple[TrainConfig, Task, Method, nn.Module, torch.device]:
+    """Rebuild a run's task, method and model with the chosen weights ('best' or 'last')."""
+    out = Path(out)
+    cfg = TrainConfig.load(out / "config.json")
+    task = load_task(cfg, log)
+    method = get_method(cfg.method, cfg.method_options)
+    model = method.build_model(cfg, task)
+    path = out / "checkpoints" / f"{checkpoint}.pt"
+    if checkpoint == "last":
+        state = load_checkpoint(path, CKPT_KEYS)["model"]
+    else:
+        state = load_checkpoint(path)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise DataError(f"weights do not fit the run's model: {str(e).splitlines()[0]}", path) from None
+    device = resolve_device(cfg.device)
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return cfg, task, method, model, device
+
