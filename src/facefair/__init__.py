@@ -23,7 +23,7 @@ _LAZY = {
     "TrainConfig": "facefair.config",
     "train": "facefair.trainer",
     "load_run": "facefair.trainer",
-    "evaluate": "facefair.evaluate",
+    "evaluate": "facefair.evaluation",
     "load_dataset": "facefair.data",
     "prepare": "facefair.data",
     "DATASETS": "facefair.data",

@@ -210,7 +210,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, output_names
+    from .evaluation import evaluate, output_names
 
     report = evaluate(args.run, args.split, args.checkpoint, n_boot=args.bootstrap,
                       progress=not args.no_progress)

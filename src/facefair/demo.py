@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import TrainConfig
-from .evaluate import evaluate
+from .evaluation import evaluate
 from .metrics import FairnessReport
 from .trainer import train
 

@@ -84,7 +84,7 @@ class FaceData:
             raise ConfigError(f"target '{target}' of dataset {self.name} has {len(y_classes)} "
                               f"classes ({', '.join(y_classes)}); facefair targets are binary")
         g, g_classes = self.attribute(protected)
-        if target in protected.split("+"):
+        if target == protected:
             raise ConfigError(f"target '{target}' cannot also be the protected attribute")
         for sname, code in SPLITS.items():
             m = self.split == code

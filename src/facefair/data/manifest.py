@@ -29,7 +29,7 @@ def load_manifest(manifest: str | Path, root: str | Path | None = None, image_co
     if not path.is_file():
         raise DataError("manifest not found", path)
     base = Path(root) if root is not None else path.parent
-    base_resolved = base.resolve()
+    base_resolved = Path(os.path.abspath(base))
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         try:
@@ -58,19 +58,19 @@ def load_manifest(manifest: str | Path, root: str | Path | None = None, image_co
             rel = rec[image_col].replace("\\", "/")
             if not rel:
                 raise DataError(f"empty '{image_col}'", path, ln)
-            full = (base / rel).resolve()
+            full = Path(os.path.abspath(base / rel))  # '..' collapsed, links kept
             if not allow_outside_root and os.path.commonpath([base_resolved, full]) != str(base_resolved):
                 raise DataError(f"image path {rel!r} leaves the dataset root {base} "
                                 "(allow it explicitly with allow_outside_root)", path, ln)
             if not full.is_file():
                 raise DataError(f"image {rel!r} not found under {base}", path, ln)
-            if rel in seen:
-                raise DataError(f"duplicate image {rel!r} (first on line {seen[rel]})", path, ln)
-            seen[rel] = ln
             for c in label_cols:
                 if rec[c] == "":
                     raise DataError(f"empty label in column '{c}'", path, ln)
                 cols[c].append(rec[c])
+            if rel in seen:
+                raise DataError(f"duplicate image {rel!r} (first on line {seen[rel]})", path, ln)
+            seen[rel] = ln
             if split_col in header:
                 s = rec[split_col].lower()
                 code = SPLITS.get(s, {"0": 0, "1": 1, "2": 2}.get(s))

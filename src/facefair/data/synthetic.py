@@ -45,9 +45,9 @@ def render_faces(smile: np.ndarray, group: np.ndarray, hair: np.ndarray, size: i
     ry = rx * rng.uniform(1.15, 1.3, n).astype(np.float32)
     skin = SKIN[group] + rng.normal(0, 0.05, (n, 3)).astype(np.float32)
     hair_col = HAIR[hair] + rng.normal(0, 0.04, (n, 3)).astype(np.float32)
-    # mouth curvature: smiling in [0.6, 5], not smiling in [-3, 1.4]; overlap = ambiguity
-    curv = np.where(smile == 1, rng.uniform(0.6, 5.0, n), rng.uniform(-3.0, 1.4, n)).astype(np.float32)
-    mouth_w = rng.uniform(0.10, 0.15, n).astype(np.float32)
+    # mouth curvature: smiling in [1, 5], not smiling in [-3, 1.5]; the overlap is ambiguous
+    curv = np.where(smile == 1, rng.uniform(1.0, 5.0, n), rng.uniform(-3.0, 1.5, n)).astype(np.float32)
+    mouth_w = rng.uniform(0.13, 0.18, n).astype(np.float32)
     eye_dy = rng.uniform(0.06, 0.10, n).astype(np.float32)
     for s in range(0, n, 256):
         e = min(n, s + 256)
@@ -64,8 +64,8 @@ def render_faces(smile: np.ndarray, group: np.ndarray, hair: np.ndarray, size: i
             img = img * (1 - eye[..., None]) + eye[..., None] * 0.08
         my = 0.17 + 0.0 * dx  # mouth centre below the face centre
         curve = my - P(curv) * dx ** 2  # image y grows downward: positive curvature = corners up
-        mouth = _soft(np.abs(dy - curve) - 0.018, px) * _soft(np.abs(dx) - P(mouth_w), px)
-        img = img * (1 - mouth[..., None]) + mouth[..., None] * np.array([0.55, 0.08, 0.1], np.float32)
+        mouth = _soft(np.abs(dy - curve) - 0.024, px) * _soft(np.abs(dx) - P(mouth_w), px)
+        img = img * (1 - mouth[..., None]) + mouth[..., None] * np.array([0.45, 0.05, 0.08], np.float32)
         img = img + rng.normal(0, noise, img.shape).astype(np.float32)
         out[s:e] = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
     return out
