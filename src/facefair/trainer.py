@@ -99,7 +99,7 @@ class _Context:
 
     def step(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {float(loss)}")
+            raise FloatingPointError(f"loss is {float(loss.detach())}")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.clip:
@@ -169,8 +169,8 @@ def _json_safe(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
 
-def prepare_run(cfg: TrainConfig, out: Path, resume: bool) -> TrainConfig:
-    """Create or reopen a run folder; on resume the saved config wins."""
+def resolve_run_config(cfg: TrainConfig, out: Path, resume: bool) -> TrainConfig:
+    """The config of a new run, or on resume the one saved in ``out`` (it wins)."""
     cfg_path = out / "config.json"
     if cfg_path.is_file():
         if not resume:
@@ -181,8 +181,6 @@ def prepare_run(cfg: TrainConfig, out: Path, resume: bool) -> TrainConfig:
         return saved
     if resume and out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out}: --resume given but the folder holds no config.json")
-    out.mkdir(parents=True, exist_ok=True)
-    cfg.save(cfg_path)
     return cfg
 
 
@@ -194,9 +192,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
     and optimizer moments). ``stop_after_steps`` ends early after that many iterations of
     this call (tests use it to simulate a kill).
     """
-    cfg.validate()
     out = Path(out)
-    cfg = prepare_run(cfg, out, resume)
+    cfg = resolve_run_config(cfg, out, resume)
+    cfg.validate()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
@@ -213,6 +211,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(cfg, method.param_groups(model, cfg))
+    out.mkdir(parents=True, exist_ok=True)  # only once the task, method and model are valid
+    if not (out / "config.json").is_file():
+        cfg.save(out / "config.json")
 
     train_ds = SplitImages(task, task.indices("train", cfg.max_train, cfg.split_seed), cfg.size)
     val_ds = SplitImages(task, task.indices("val", cfg.max_val, cfg.split_seed), cfg.size)
