@@ -18,8 +18,8 @@ import time
 
 import torch
 import torch.nn.functional as F
-
 from _common import write_result
+
 from facefair.config import TrainConfig
 from facefair.data.loader import SplitImages, iterate, random_flip, to_input
 from facefair.models import build_model

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import write_celeba
 
 from facefair.cli import main
-from helpers import write_celeba
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

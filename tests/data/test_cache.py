@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import write_celeba
 
 from facefair.data import load_cache, load_dataset, prepare
 from facefair.data.loader import SplitImages, iterate
 from facefair.errors import DataError
-from helpers import write_celeba
 
 
 @pytest.mark.parametrize("workers", [0, 2])

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import jpeg_bytes, write_celeba
 
 from facefair.data import load_dataset
 from facefair.data.images import decode_image
 from facefair.errors import ConfigError, DataError
-
-from helpers import jpeg_bytes, write_celeba
 
 
 @pytest.mark.parametrize("as_zip", [False, True])

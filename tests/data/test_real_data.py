@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import shared
 
 from facefair.data import load_dataset
-from helpers import shared
 
 pytestmark = pytest.mark.realdata
 

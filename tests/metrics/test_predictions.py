@@ -58,7 +58,7 @@ def test_missing_column_suggests_closest(tmp_path: Path) -> None:
 def test_empty_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not found"):
         read_predictions(tmp_path / "none.csv")
-    with pytest.raises(DataError, match="empty file"):
+    with pytest.raises(DataError, match="empty predictions file"):
         read_predictions(write(tmp_path / "e.csv", ""))
     with pytest.raises(DataError, match="no prediction rows"):
         read_predictions(write(tmp_path / "h.csv", "y,group,pred\n"))

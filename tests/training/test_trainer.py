@@ -53,7 +53,7 @@ def test_same_seed_same_numbers(tmp_path: Path) -> None:
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
     la = (tmp_path / "a" / "log.jsonl").read_text().splitlines()
     lb = (tmp_path / "b" / "log.jsonl").read_text().splitlines()
-    strip = lambda line: {k: v for k, v in json.loads(line).items() if "seconds" not in k and "per_s" not in k}  # noqa: E731
+    strip = lambda line: {k: v for k, v in json.loads(line).items() if "seconds" not in k and "per_s" not in k}
     assert [strip(x) for x in la] == [strip(x) for x in lb]
 
 

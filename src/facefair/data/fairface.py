@@ -8,12 +8,12 @@ validation split is carved from train (``val_fraction``, ``split_seed``).
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
 import numpy as np
 
+from ..csvfile import read_csv
 from ..errors import DataError
 from .base import FaceData
 from .images import open_store
@@ -30,32 +30,21 @@ def _age_key(v: str) -> tuple[int, str]:
 
 def read_label_csv(path: Path) -> list[dict[str, str]]:
     """Rows of one FairFace label file, every required column present and non-empty."""
-    if not path.is_file():
-        raise DataError("label file not found", path)
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise DataError("empty label file", path) from None
+    header, table = read_csv(path, "label file")
+    for c in COLUMNS:
+        if c not in header:
+            raise DataError(f"missing column '{c}' (header: {','.join(header)})", path, 1)
+    rows = []
+    seen: set[str] = set()
+    for ln, cells in table:
+        rec = dict(zip(header, cells))
         for c in COLUMNS:
-            if c not in header:
-                raise DataError(f"missing column '{c}' (header: {','.join(header)})", path, 1)
-        rows = []
-        seen: set[str] = set()
-        for ln, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise DataError(f"expected {len(header)} columns, found {len(row)}", path, ln)
-            rec = dict(zip(header, (c.strip() for c in row)))
-            for c in COLUMNS:
-                if not rec[c]:
-                    raise DataError(f"empty value in column '{c}'", path, ln)
-            if rec["file"] in seen:
-                raise DataError(f"duplicate file {rec['file']!r}", path, ln)
-            seen.add(rec["file"])
-            rows.append(rec)
+            if not rec[c]:
+                raise DataError(f"empty value in column '{c}'", path, ln)
+        if rec["file"] in seen:
+            raise DataError(f"duplicate file {rec['file']!r}", path, ln)
+        seen.add(rec["file"])
+        rows.append(rec)
     return rows
 
 

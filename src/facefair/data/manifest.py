@@ -8,12 +8,12 @@ An optional ``split`` column holds train/val/test (or 0/1/2); without it a seede
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
 import numpy as np
 
+from ..csvfile import read_csv
 from ..errors import DataError, unknown_name
 from .base import SPLITS, FaceData, encode_column, random_split
 from .images import FolderStore
@@ -26,60 +26,47 @@ def load_manifest(manifest: str | Path, root: str | Path | None = None, image_co
                   allow_outside_root: bool = False) -> FaceData:
     """Read a CSV manifest; each named image must exist (an error names the line if not)."""
     path = Path(manifest)
-    if not path.is_file():
-        raise DataError("manifest not found", path)
+    header, table = read_csv(path, "manifest")
     base = Path(root) if root is not None else path.parent
-    base_resolved = Path(os.path.abspath(base))
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise DataError("empty manifest", path) from None
+    base_abs = Path(os.path.abspath(base))
+    if image_col is None:
+        image_col = next((c for c in IMAGE_COLUMNS if c in header), None)
         if image_col is None:
-            image_col = next((c for c in IMAGE_COLUMNS if c in header), None)
-            if image_col is None:
-                raise DataError(f"no image column: name one of {', '.join(IMAGE_COLUMNS)} or "
-                                f"pass image_col (header: {','.join(header)})", path, 1)
-        elif image_col not in header:
-            raise unknown_name("column", image_col, header, where=f"{path}, line 1")
-        label_cols = [c for c in header if c not in (image_col, split_col)]
-        if not label_cols:
-            raise DataError("no label columns besides the image column", path, 1)
-        ids, splits = [], []
-        cols: dict[str, list[str]] = {c: [] for c in label_cols}
-        seen: dict[str, int] = {}
-        for ln, row in enumerate(reader, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(header):
-                raise DataError(f"expected {len(header)} columns, found {len(row)}", path, ln)
-            rec = dict(zip(header, (c.strip() for c in row)))
-            rel = rec[image_col].replace("\\", "/")
-            if not rel:
-                raise DataError(f"empty '{image_col}'", path, ln)
-            full = Path(os.path.abspath(base / rel))  # '..' collapsed, links kept
-            if not allow_outside_root and os.path.commonpath([base_resolved, full]) != str(base_resolved):
-                raise DataError(f"image path {rel!r} leaves the dataset root {base} "
-                                "(allow it explicitly with allow_outside_root)", path, ln)
-            if not full.is_file():
-                raise DataError(f"image {rel!r} not found under {base}", path, ln)
-            for c in label_cols:
-                if rec[c] == "":
-                    raise DataError(f"empty label in column '{c}'", path, ln)
-                cols[c].append(rec[c])
-            if rel in seen:
-                raise DataError(f"duplicate image {rel!r} (first on line {seen[rel]})", path, ln)
-            seen[rel] = ln
-            if split_col in header:
-                s = rec[split_col].lower()
-                code = SPLITS.get(s, {"0": 0, "1": 1, "2": 2}.get(s))
-                if code is None:
-                    raise DataError(f"split must be train/val/test or 0/1/2, got {rec[split_col]!r}",
-                                    path, ln)
-                splits.append(code)
-            ids.append(os.path.relpath(full, base_resolved).replace(os.sep, "/")
-                       if allow_outside_root else rel)
+            raise DataError(f"no image column: name one of {', '.join(IMAGE_COLUMNS)} or "
+                            f"pass image_col (header: {','.join(header)})", path, 1)
+    elif image_col not in header:
+        raise unknown_name("column", image_col, header, where=f"{path}, line 1")
+    label_cols = [c for c in header if c not in (image_col, split_col)]
+    if not label_cols:
+        raise DataError("no label columns besides the image column", path, 1)
+    ids, splits = [], []
+    cols: dict[str, list[str]] = {c: [] for c in label_cols}
+    seen: dict[str, int] = {}
+    for ln, cells in table:
+        rec = dict(zip(header, cells))
+        rel = rec[image_col].replace("\\", "/")
+        if not rel:
+            raise DataError(f"empty '{image_col}'", path, ln)
+        full = Path(os.path.abspath(base / rel))  # '..' collapsed, links kept
+        if not allow_outside_root and os.path.commonpath([base_abs, full]) != str(base_abs):
+            raise DataError(f"image path {rel!r} leaves the dataset root {base} "
+                            "(allow it explicitly with allow_outside_root)", path, ln)
+        if not full.is_file():
+            raise DataError(f"image {rel!r} not found under {base}", path, ln)
+        for c in label_cols:
+            if rec[c] == "":
+                raise DataError(f"empty label in column '{c}'", path, ln)
+            cols[c].append(rec[c])
+        if rel in seen:
+            raise DataError(f"duplicate image {rel!r} (first on line {seen[rel]})", path, ln)
+        seen[rel] = ln
+        if split_col in header:
+            s = rec[split_col].lower()
+            code = SPLITS.get(s, {"0": 0, "1": 1, "2": 2}.get(s))
+            if code is None:
+                raise DataError(f"split must be train/val/test or 0/1/2, got {rec[split_col]!r}", path, ln)
+            splits.append(code)
+        ids.append(os.path.relpath(full, base_abs).replace(os.sep, "/") if allow_outside_root else rel)
     if not ids:
         raise DataError("no rows after the header", path)
     labels, classes = {}, {}

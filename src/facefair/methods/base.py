@@ -67,7 +67,7 @@ class MethodOptions:
         for k, v in items.items():
             key = k.replace("-", "_")
             if key not in known:
-                raise unknown_name(f"option of this method", k, known)
+                raise unknown_name("option of this method", k, known)
             default = known[key].default
             kwargs[key] = _coerce(v, default, k)
         return cls(**kwargs)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..csvfile import read_csv
 from ..errors import DataError, unknown_name
 
 PREDICTION_COLUMNS = ("id", "y", "group", "score", "pred")
@@ -54,47 +55,26 @@ def read_predictions(path: str | os.PathLike[str], group_cols: list[str] | None 
     Errors name the file and the 1-based line; no row is skipped silently.
     """
     p = Path(path)
-    if not p.is_file():
-        raise DataError("predictions file not found", p)
     group_cols = group_cols or ["group"]
-    try:
-        fh = p.open(newline="", encoding="utf-8-sig")
-    except OSError as e:
-        raise DataError(f"cannot read: {e.strerror}", p) from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DataError("empty file: expected a header with columns y, group, pred", p) from None
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise DataError(f"not a readable CSV: {e}", p, 1) from None
-        header = [h.strip() for h in header]
-        for col in ["y", "pred", *group_cols]:
-            if col not in header:
-                raise unknown_name("column", col, header, where=f"{p}, line 1")
-        idx = {c: header.index(c) for c in header}
-        ys, preds, groups, scores, ids = [], [], [], [], []
-        has_score, has_id = "score" in idx, "id" in idx
-        try:
-            for line, row in enumerate(reader, start=2):
-                if not row or all(not c.strip() for c in row):
-                    continue  # blank line (a trailing newline), not data
-                if len(row) != len(header):
-                    raise DataError(f"expected {len(header)} columns, found {len(row)}", p, line)
-                ys.append(_parse_binary(row[idx["y"]], "y", p, line))
-                preds.append(_parse_binary(row[idx["pred"]], "pred", p, line))
-                groups.append(sep.join(row[idx[c]].strip() for c in group_cols))
-                if has_score:
-                    s = row[idx["score"]].strip()
-                    try:
-                        scores.append(float(s) if s else float("nan"))
-                    except ValueError:
-                        raise DataError(f"column 'score' must be a number, got {s!r}", p, line) from None
-                if has_id:
-                    ids.append(row[idx["id"]])
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise DataError(f"not a readable CSV: {e}", p, reader.line_num) from None
+    header, table = read_csv(p, "predictions file")
+    for col in ["y", "pred", *group_cols]:
+        if col not in header:
+            raise unknown_name("column", col, header, where=f"{p}, line 1")
+    idx = {c: header.index(c) for c in header}
+    has_score, has_id = "score" in idx, "id" in idx
+    ys, preds, groups, scores, ids = [], [], [], [], []
+    for line, row in table:
+        ys.append(_parse_binary(row[idx["y"]], "y", p, line))
+        preds.append(_parse_binary(row[idx["pred"]], "pred", p, line))
+        groups.append(sep.join(row[idx[c]] for c in group_cols))
+        if has_score:
+            s = row[idx["score"]]
+            try:
+                scores.append(float(s) if s else float("nan"))
+            except ValueError:
+                raise DataError(f"column 'score' must be a number, got {s!r}", p, line) from None
+        if has_id:
+            ids.append(row[idx["id"]])
     if not ys:
         raise DataError("no prediction rows after the header", p)
     return Predictions(

@@ -155,7 +155,7 @@ def load_backbone_weights(backbone: Backbone, path: str | Path) -> list[str]:
     ignored: list[str] = []
     tv = _torchvision_key_map(backbone)
     for k, v in state.items():
-        k2 = k[len("backbone."):] if k.startswith("backbone.") else k
+        k2 = k.removeprefix("backbone.")
         k2 = tv.get(k2.replace("module.", ""), k2)
         if k2 in own:
             if own[k2].shape != v.shape:
