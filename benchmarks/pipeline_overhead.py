@@ -100,7 +100,8 @@ def main() -> None:
                f"{' bf16' if args.bf16 else ''}{' channels_last' if args.channels_last else ''}, {source}")
     row = (f"| pipeline overhead | {setting} | pipeline {p:.0f} img/s vs random tensors {s:.0f} img/s "
            f"| {p / s:.3f} |")
-    path = write_result(f"pipeline_overhead_{args.dataset}_{args.arch}_{args.size}", result, row)
+    tag = ("_bf16" if args.bf16 else "") + ("_cl" if args.channels_last else "") + ("_jpeg" if args.no_cache else "")
+    path = write_result(f"pipeline_overhead_{args.dataset}_{args.arch}_{args.size}{tag}", result, row)
     print(row)
     print(f"wrote {path}")
 

@@ -58,6 +58,36 @@ def _dataset_options(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
+def _add_trainer_args(p: argparse.ArgumentParser) -> None:
+    """Options of the one trainer, shared by ``train`` and ``mitigate``."""
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=None)
+    g.add_argument("--batch-size", type=int, default=None)
+    g.add_argument("--eval-batch-size", type=int, default=None)
+    g.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default=None)
+    g.add_argument("--lr", type=float, default=None)
+    g.add_argument("--weight-decay", type=float, default=None)
+    g.add_argument("--momentum", type=float, default=None)
+    g.add_argument("--clip", type=float, default=None, help="grad-norm clip (0 = off; default 1.0)")
+    g.add_argument("--schedule", choices=("cosine", "constant"), default=None)
+    g.add_argument("--bf16", action="store_true", default=None, help="bf16 autocast")
+    g.add_argument("--channels-last", action="store_true", default=None)
+    g.add_argument("--no-flip", dest="flip", action="store_false", default=None,
+                   help="no random horizontal flips in training")
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--split-seed", type=int, default=None, help="seed of carved splits and subsets")
+    g.add_argument("--max-train", type=int, default=None, help="train on a seeded subset of this size")
+    g.add_argument("--max-val", type=int, default=None, help="validate on a seeded subset of this size")
+    g.add_argument("--select", default=None, help="validation metric choosing the best epoch (default accuracy)")
+    g.add_argument("--workers", type=int, default=None, help="data-loading processes (default 0)")
+    g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    g.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default auto)")
+    g.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
+                   help="also checkpoint every STEPS iterations within an epoch")
+    g.add_argument("--no-progress", action="store_true")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facefair", description=(
         "Measure and reduce demographic bias in facial-attribute classifiers."))
@@ -80,34 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default=None, help="tiny, resnet18/34/50, densenet121/169 (default tiny)")
     p.add_argument("--weights", default=None, metavar="FILE", help="local backbone weights (state_dict)")
     p.add_argument("--size", type=int, default=None, help="image side in pixels (default 48)")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--eval-batch-size", type=int, default=None)
-    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--weight-decay", type=float, default=None)
-    p.add_argument("--momentum", type=float, default=None)
-    p.add_argument("--clip", type=float, default=None, help="grad-norm clip (0 = off; default 1.0)")
-    p.add_argument("--schedule", choices=("cosine", "constant"), default=None)
-    p.add_argument("--bf16", action="store_true", default=None, help="bf16 autocast")
-    p.add_argument("--channels-last", action="store_true", default=None)
-    p.add_argument("--no-flip", dest="flip", action="store_false", default=None,
-                   help="no random horizontal flips in training")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--split-seed", type=int, default=None, help="seed of carved splits and subsets")
-    p.add_argument("--max-train", type=int, default=None, help="train on a seeded subset of this size")
-    p.add_argument("--max-val", type=int, default=None, help="validate on a seeded subset of this size")
-    p.add_argument("--select", default=None, help="validation metric choosing the best epoch (default accuracy)")
     p.add_argument("--cache", default=None, help="prepared cache folder (default: the one 'prepare' wrote, if any)")
     p.add_argument("--no-cache", action="store_true", help="decode images on the fly")
-    p.add_argument("--workers", type=int, default=None, help="data-loading processes (default 0)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default auto)")
-    p.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
-                   help="also checkpoint every STEPS iterations within an epoch")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    _add_trainer_args(p)
     p.add_argument("--out", required=True, help="run folder")
+
+    p = sub.add_parser("mitigate", help="fine-tune a trained run with a mitigation method (e.g. asac)",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="NAME --from BASE_RUN --out RUN [options]")
 
     p = sub.add_parser("evaluate", help="predict a split with a run's best weights; write metrics")
     p.add_argument("run", help="run folder")
@@ -134,10 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TRAIN_FIELDS = ("method", "arch", "weights", "size", "epochs", "batch_size", "eval_batch_size",
-                "optimizer", "lr", "weight_decay", "momentum", "clip", "schedule", "bf16",
-                "channels_last", "flip", "seed", "split_seed", "max_train", "max_val", "select",
-                "workers", "threads", "device", "checkpoint_every", "root")
+TRAINER_FIELDS = ("epochs", "batch_size", "eval_batch_size", "optimizer", "lr", "weight_decay",
+                  "momentum", "clip", "schedule", "bf16", "channels_last", "flip", "seed", "split_seed",
+                  "max_train", "max_val", "select", "workers", "threads", "device", "checkpoint_every")
+TRAIN_FIELDS = ("method", "arch", "weights", "size", "root", *TRAINER_FIELDS)
 
 
 def _train_config(args: argparse.Namespace) -> Any:
@@ -209,6 +219,56 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _method_option_args(p: argparse.ArgumentParser, options_cls: type) -> list[str]:
+    """One flag per field of a method's options dataclass (``--eps 0,0.01``, ``--no-random-start``)."""
+    import dataclasses
+
+    g = p.add_argument_group("method options (paper defaults)")
+    names = []
+    for f in dataclasses.fields(options_cls):
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            g.add_argument(flag, dest=f"opt_{f.name}", action="store_true", default=None,
+                           help=f"(default {f.default})")
+            g.add_argument("--no-" + f.name.replace("_", "-"), dest=f"opt_{f.name}", action="store_false")
+        else:
+            shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+            g.add_argument(flag, dest=f"opt_{f.name}", default=None, metavar="VALUE",
+                           help=f"(default {shown})")
+        names.append(f.name)
+    return names
+
+
+def cmd_mitigate(args: argparse.Namespace) -> int:
+    from .methods import registered
+    from .mitigate import mitigate
+
+    rest = list(args.rest)
+    methods = registered()
+    name = rest[0] if rest and not rest[0].startswith("-") else None
+    p = argparse.ArgumentParser(prog=f"facefair mitigate {name or 'NAME'}",
+                                description="Fine-tune a trained run with a mitigation method.")
+    p.add_argument("name", help=f"method: {', '.join(methods)}")
+    p.add_argument("--from", dest="base", required=True, metavar="BASE_RUN", help="the trained run to start from")
+    p.add_argument("--out", required=True, help="run folder of the result")
+    _add_trainer_args(p)
+    opt_names = _method_option_args(p, methods[name].Options) if name in methods else []
+    margs = p.parse_args(rest)
+    if margs.name not in methods:
+        from .errors import unknown_name
+
+        raise unknown_name("method", margs.name, methods)
+    options = {k: getattr(margs, f"opt_{k}") for k in opt_names if getattr(margs, f"opt_{k}") is not None}
+    overrides = {k: getattr(margs, k) for k in TRAINER_FIELDS}
+    if margs.clip == 0:
+        overrides["clip"] = None
+    overrides["progress"] = not margs.no_progress
+    res = mitigate(margs.name, margs.base, margs.out, options, resume=margs.resume, **overrides)
+    print(f"done: best epoch {res.best_epoch}; run folder {res.out}")
+    print(f"next: facefair evaluate {res.out}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, output_names
 
@@ -242,7 +302,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"datasets": cmd_datasets, "methods": cmd_methods, "prepare": cmd_prepare,
-            "train": cmd_train, "evaluate": cmd_evaluate, "metrics": cmd_metrics, "demo": cmd_demo}
+            "train": cmd_train, "mitigate": cmd_mitigate, "evaluate": cmd_evaluate, "metrics": cmd_metrics, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

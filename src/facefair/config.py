@@ -31,6 +31,7 @@ class TrainConfig:
     method_options: dict[str, Any] = field(default_factory=dict)
     arch: str = "tiny"
     weights: str | None = None
+    init: str | None = None  # a run folder (its best.pt) or a .pt: start from these weights
     size: int = 48
     epochs: int = 5
     batch_size: int = 64

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,23 @@ def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
 
 
 @dataclass
+class RunSetup:
+    """What a method's ``setup`` may read: the run's config, task, device and train data."""
+
+    cfg: TrainConfig
+    task: Task
+    device: torch.device
+    out: Path
+    train_ds: SplitImages
+    log: Any = print
+
+    def train_batches(self, batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(images on the device, protected labels) of the train split, in order, unflipped."""
+        for b in iterate(self.train_ds, batch_size or self.cfg.eval_batch_size, workers=self.cfg.workers):
+            yield to_input(b["x"], self.device, self.cfg.channels_last), b["group"].to(self.device)
+
+
+@dataclass
 class RunResult:
     """What :func:`train` returns: the run folder, the best epoch and its validation metrics."""
 
@@ -207,6 +225,15 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
     if cfg.weights:
         ignored = load_backbone_weights(model.backbone, cfg.weights)
         log(f"loaded backbone weights from {cfg.weights} ({len(ignored)} non-backbone keys ignored)")
+    if cfg.init:
+        init_path = Path(cfg.init)
+        if init_path.is_dir():
+            init_path = init_path / "checkpoints" / "best.pt"
+        try:
+            model.load_state_dict(load_checkpoint(init_path))
+        except RuntimeError as e:
+            raise DataError(f"weights do not fit this model: {str(e).splitlines()[0]}", init_path) from None
+        log(f"initialised the model from {init_path}")
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -224,6 +251,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
     method_gen.manual_seed(cfg.seed + 2)
     gens = {"flip": flip_gen, "method": method_gen}
     ctx = _Context(model, optimizer, cfg, device, method_gen)
+    run_setup = RunSetup(cfg, task, device, out, train_ds, log)
 
     epoch, step_in_epoch, global_step = 0, 0, 0
     history: list[dict[str, Any]] = []
@@ -237,12 +265,16 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
         epoch, step_in_epoch, global_step = ck["epoch"], ck["step_in_epoch"], ck["global_step"]
         history, best, accum = ck["history"], ck["best"], ck["accum"]
         _restore_rng(ck["rng"], gens)
+        method.load_state_dict(ck.get("method", {}), model, run_setup)
         log(f"resuming {out} at epoch {epoch + 1}, step {step_in_epoch} of {per_epoch}")
+    else:
+        method.setup(model, run_setup)
 
     def checkpoint() -> None:
         save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step,
-                     "rng": _rng_state(gens), "history": history, "best": best, "accum": accum},
+                     "rng": _rng_state(gens), "history": history, "best": best, "accum": accum,
+                     "method": method.state_dict()},
                     last_path)
 
     writer = _tensorboard(out)

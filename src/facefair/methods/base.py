@@ -27,6 +27,7 @@ from ..models import build_model
 if TYPE_CHECKING:
     from ..config import TrainConfig
     from ..data import Task
+    from ..trainer import RunSetup
 
 
 @dataclass
@@ -111,6 +112,16 @@ class Method(ABC):
     def build_model(self, cfg: TrainConfig, task: Task) -> nn.Module:
         """The model this method trains; by default the shared-backbone classifier."""
         return build_model(cfg.arch, n_groups=task.n_groups)
+
+    def setup(self, model: nn.Module, run: RunSetup) -> None:
+        """Build state the method needs before its first step (ASAC: the frozen classifier C)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Method state saved in checkpoints so that ``--resume`` need not rebuild it."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any], model: nn.Module, run: RunSetup) -> None:
+        """Restore what :meth:`state_dict` saved (instead of calling :meth:`setup`)."""
 
     def param_groups(self, model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
         """Optimizer parameter groups; by default one group at the configured learning rate."""

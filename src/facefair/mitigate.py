@@ -1,0 +1,47 @@
+"""``facefair mitigate NAME --from BASE_RUN``: fine-tune a trained model with a method.
+
+A mitigation run is an ordinary run folder: its config is the base run's (same data, task,
+architecture, size and splits) with the method, its options and the fine-tuning budget
+replaced, and ``init`` pointing at the base run's selected weights. ``evaluate`` and
+``metrics`` read it like any other run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from .config import TrainConfig
+from .errors import ConfigError
+from .methods import get_method, registered
+from .trainer import RunResult, train
+
+
+def mitigation_config(method: str, base_run: str | Path, options: dict[str, Any] | None = None,
+                      **overrides: Any) -> TrainConfig:
+    """The config of fine-tuning ``base_run`` with ``method``: method defaults, then overrides."""
+    base = Path(base_run)
+    cfg = TrainConfig.load(base / "config.json")
+    if not (base / "checkpoints" / "best.pt").is_file():
+        raise ConfigError(f"{base}: no checkpoints/best.pt; train the base run first")
+    cls = registered().get(method)
+    get_method(method, options)  # validates the name and the options now, not mid-run
+    cfg = dataclasses.replace(cfg, method=method, method_options=dict(options or {}), init=str(base),
+                              weights=None, **(getattr(cls, "finetune_defaults", {}) or {}))
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    for k, v in overrides.items():
+        if k not in known:
+            raise ConfigError(f"unknown training option '{k}'")
+        if v is not None:
+            setattr(cfg, k, v)
+    return cfg
+
+
+def mitigate(method: str, base_run: str | Path, out: str | Path, options: dict[str, Any] | None = None,
+             resume: bool = False, log: Any = print, **overrides: Any) -> RunResult:
+    """Fine-tune ``base_run`` with ``method`` into the run folder ``out``."""
+    if resume and (Path(out) / "config.json").is_file():
+        return train(TrainConfig.load(Path(out) / "config.json"), out, resume=True, log=log)
+    cfg = mitigation_config(method, base_run, options, **overrides)
+    return train(cfg, out, resume=resume, log=log)
