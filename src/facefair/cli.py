@@ -119,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER, help="NAME --from BASE_RUN --out RUN [options]")
 
+    p = sub.add_parser("ablate", help="one-factor-at-a-time ablations of a method over a base run",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="NAME --from BASE_RUN --out DIR --vary KEY=V1,V2 ...")
+
+    p = sub.add_parser("robustness", help="ASAC noise vs M's decisions, before and after fine-tuning")
+    p.add_argument("run", help="an ASAC run folder")
+    p.add_argument("--base", default=None, help="the model before fine-tuning (default: the run's --from)")
+    p.add_argument("--eps", default=None, help="comma list (default 0,0.001,0.003,0.01,0.02,0.03,0.05)")
+    p.add_argument("--n", type=int, default=512, help="test images (seeded subset)")
+    p.add_argument("--attack", default="fgsm", choices=("fgsm", "pgd"))
+    p.add_argument("--seed", type=int, default=0)
+
     p = sub.add_parser("evaluate", help="predict a split with a run's best weights; write metrics")
     p.add_argument("run", help="run folder")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
@@ -136,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--percent", action="store_true", help="print percentages (FineFACE style)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+    p = sub.add_parser("table", help="mean ± sd of every metric over seeds: LABEL=GLOB of run folders")
+    p.add_argument("rows", nargs="+", metavar="LABEL=GLOB", help='e.g. "Base=runs/base-s*"')
 
     p = sub.add_parser("demo", help="the whole pipeline on the synthetic biased faces")
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
@@ -239,18 +254,19 @@ def _method_option_args(p: argparse.ArgumentParser, options_cls: type) -> list[s
     return names
 
 
-def cmd_mitigate(args: argparse.Namespace) -> int:
+def _method_run_args(command: str, rest: list[str], extra: Any = None) -> tuple[argparse.Namespace, dict, dict]:
+    """Parse ``NAME --from BASE --out DIR [trainer options] [NAME's options]`` for mitigate/ablate."""
     from .methods import registered
-    from .mitigate import mitigate
 
-    rest = list(args.rest)
     methods = registered()
     name = rest[0] if rest and not rest[0].startswith("-") else None
-    p = argparse.ArgumentParser(prog=f"facefair mitigate {name or 'NAME'}",
+    p = argparse.ArgumentParser(prog=f"facefair {command} {name or 'NAME'}",
                                 description="Fine-tune a trained run with a mitigation method.")
     p.add_argument("name", help=f"method: {', '.join(methods)}")
     p.add_argument("--from", dest="base", required=True, metavar="BASE_RUN", help="the trained run to start from")
-    p.add_argument("--out", required=True, help="run folder of the result")
+    p.add_argument("--out", required=True, help="output folder")
+    if extra is not None:
+        extra(p)
     _add_trainer_args(p)
     opt_names = _method_option_args(p, methods[name].Options) if name in methods else []
     margs = p.parse_args(rest)
@@ -263,9 +279,48 @@ def cmd_mitigate(args: argparse.Namespace) -> int:
     if margs.clip == 0:
         overrides["clip"] = None
     overrides["progress"] = not margs.no_progress
+    return margs, options, overrides
+
+
+def cmd_mitigate(args: argparse.Namespace) -> int:
+    from .mitigate import mitigate
+
+    margs, options, overrides = _method_run_args("mitigate", list(args.rest))
     res = mitigate(margs.name, margs.base, margs.out, options, resume=margs.resume, **overrides)
     print(f"done: best epoch {res.best_epoch}; run folder {res.out}")
     print(f"next: facefair evaluate {res.out}")
+    return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from .ablation import ablate, format_rows, parse_vary
+
+    def vary_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--vary", action="append", required=True, metavar="KEY=V1,V2",
+                       help="one table per --vary: e.g. order=ascending,descending,random,none; "
+                            "eps='0,0.001,0.01;0,0.001,0.03'; alpha=0.25,0.5,0.75")
+        p.add_argument("--bootstrap", type=int, default=1000)
+
+    margs, options, overrides = _method_run_args("ablate", list(args.rest), vary_arg)
+    overrides.pop("resume", None)
+    rows = ablate(margs.name, margs.base, margs.out, parse_vary(margs.vary), options,
+                  n_boot=margs.bootstrap, **overrides)
+    print(format_rows(rows))
+    print(f"wrote {Path(margs.out) / 'ablation.json'} and ablation.md")
+    return 0
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from .robustness import robustness
+
+    eps = [float(e) for e in args.eps.split(",")] if args.eps else None
+    doc = robustness(args.run, args.base, **({"eps": eps} if eps else {}), n=args.n, attack=args.attack,
+                     seed=args.seed)
+    print(f"{'eps':>8}  {'P(y) before':>11}  {'P(y) after':>10}  {'flip before':>11}  {'flip after':>10}  {'C flip':>7}")
+    for j, e in enumerate(doc["eps"]):
+        print(f"{e:>8.4f}  {doc['before']['p_true'][j]:>11.4f}  {doc['after']['p_true'][j]:>10.4f}  "
+              f"{doc['before']['flip'][j]:>11.4f}  {doc['after']['flip'][j]:>10.4f}  {doc['classifier_flip'][j]:>7.4f}")
+    print(f"wrote {Path(args.run) / 'robustness.json'} and robustness.png")
     return 0
 
 
@@ -294,6 +349,13 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_table(args: argparse.Namespace) -> int:
+    from .report.tables import parse_rows, seed_table
+
+    print(seed_table(parse_rows(args.rows)), end="")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -302,7 +364,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"datasets": cmd_datasets, "methods": cmd_methods, "prepare": cmd_prepare,
-            "train": cmd_train, "mitigate": cmd_mitigate, "evaluate": cmd_evaluate, "metrics": cmd_metrics, "demo": cmd_demo}
+            "train": cmd_train, "mitigate": cmd_mitigate, "ablate": cmd_ablate, "robustness": cmd_robustness, "evaluate": cmd_evaluate, "metrics": cmd_metrics, "table": cmd_table, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,103 @@
+"""ASAC fine-tuning cost: one ASAC epoch over one ERM epoch on the same images, vs pass counting.
+
+Both arms step the same ResNet on the same batches in one process, interleaved in rounds
+(ERM, ASAC-FGSM, ASAC-PGD, ERM, ...). Expected ratio, counting passes in units of one
+forward of k images (a backward with weight gradients = 2, a backward to the input only,
+as the attack needs, = 1):
+  ERM step                 1 + 2                                   = 3
+  ASAC-FGSM, l eps         attack 1 + 1, DS l, l micro-steps x 2 x 3 = 2 + 7 l
+  ASAC-PGD, s steps        s (l - 1) (1 + 1) + 7 l                   (eps = 0 needs no attack)
+
+    python benchmarks/asac_cost.py --dataset celeba --root ../shared/data/celeba \\
+        --target Smiling --protected Male --arch resnet18 --size 64 --bf16 --channels-last
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from _common import write_result
+from facefair.config import TrainConfig
+from facefair.data.loader import SplitImages, iterate, to_input
+from facefair.methods import Batch, get_method
+from facefair.models import build_model
+from facefair.models.protected import ProbeClassifier, freeze
+from facefair.trainer import _Context, build_optimizer, load_task
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="synthetic")
+    ap.add_argument("--root", default=None)
+    ap.add_argument("--target", default="smile")
+    ap.add_argument("--protected", default="group")
+    ap.add_argument("--arch", default="resnet18")
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batches", type=int, default=6, help="batches per round (the 'epoch')")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--eps", default="0,0.01,0.001")
+    ap.add_argument("--pgd-steps", type=int, default=10)
+    ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--channels-last", action="store_true")
+    args = ap.parse_args()
+
+    cfg = TrainConfig(dataset=args.dataset, root=args.root, target=args.target, protected=args.protected,
+                      arch=args.arch, size=args.size, batch_size=args.batch_size, bf16=args.bf16,
+                      channels_last=args.channels_last)
+    task = load_task(cfg, log=lambda *_: None)
+    ds = SplitImages(task, task.indices("train")[: args.batch_size * args.batches], args.size)
+    batches = [Batch(to_input(b["x"], "cpu", args.channels_last), b["y"], b["group"], b["index"])
+               for b in iterate(ds, args.batch_size)]
+    torch.manual_seed(0)
+    model = build_model(args.arch, n_groups=task.n_groups)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    import copy
+
+    clf = freeze(ProbeClassifier(freeze(copy.deepcopy(model)), task.n_groups))
+    arms = {"erm": get_method("erm")}
+    for attack in ("fgsm", "pgd"):
+        m = get_method("asac", {"attack": attack, "eps": args.eps, "steps": str(args.pgd_steps)})
+        m.classifier, m.classifier_kind = clf, "probe"
+
+        class R:
+            device = torch.device("cpu")
+
+        m._attacks(R)
+        arms[f"asac_{attack}"] = m
+    opt = build_optimizer(cfg, [{"params": list(model.parameters())}])
+    ctx = _Context(model, opt, cfg, torch.device("cpu"), torch.Generator().manual_seed(0))
+    times: dict[str, list[float]] = {k: [] for k in arms}
+    arms["erm"].train_step(model, batches[0], ctx)  # warm-up
+    for _ in range(args.rounds):
+        for name, method in arms.items():
+            t = time.perf_counter()
+            for b in batches:
+                method.train_step(model, b, ctx)
+            times[name].append(time.perf_counter() - t)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    n_eps = len(arms["asac_fgsm"].options.eps)
+    expected = {"asac_fgsm": (2 + 7 * n_eps) / 3,
+                "asac_pgd": (args.pgd_steps * (n_eps - 1) * 2 + 7 * n_eps) / 3}
+    ratios = {k: med[k] / med["erm"] for k in expected}
+    result = {"dataset": args.dataset, "arch": args.arch, "size": args.size, "batch_size": args.batch_size,
+              "eps": list(arms["asac_fgsm"].options.eps), "pgd_steps": args.pgd_steps, "bf16": args.bf16,
+              "channels_last": args.channels_last, "seconds": times, "median_seconds": med,
+              "measured_ratio": ratios, "expected_ratio": expected}
+    setting = (f"{args.dataset} {args.arch} {args.size}px bs{args.batch_size}, eps {{{args.eps}}}, "
+               f"PGD {args.pgd_steps} steps{' bf16' if args.bf16 else ''}")
+    row = (f"| ASAC epoch / ERM epoch | {setting} | FGSM {ratios['asac_fgsm']:.2f}x (expected "
+           f"{expected['asac_fgsm']:.2f}x), PGD {ratios['asac_pgd']:.2f}x (expected {expected['asac_pgd']:.2f}x) "
+           f"| {ratios['asac_fgsm']:.2f} / {ratios['asac_pgd']:.2f} |")
+    path = write_result(f"asac_cost_{args.dataset}_{args.arch}_{args.size}", result, row)
+    print(row)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Multi-seed result tables: mean and spread of every SPEC metric over runs of one setting.
+
+``facefair table "Base=runs/base-s*" "ASAC=runs/asac-s*"`` reads each run's ``metrics.json``
+(written by ``facefair evaluate``) and prints one row per label: mean +- sample standard
+deviation (ddof = 1) over the seeds, in the ASAC papers' column order first.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, DataError
+from ..metrics import METRIC_NAMES
+
+PAPER_ORDER = ("equalized_odds_mean", "equal_opportunity_diff", "demographic_parity_diff", "accuracy")
+
+
+def summarize_runs(runs: list[str | Path], metrics_file: str = "metrics.json") -> dict[str, Any]:
+    """Mean, standard deviation and values of each metric over ``runs``."""
+    docs = []
+    for r in runs:
+        path = Path(r) / metrics_file
+        if not path.is_file():
+            raise DataError(f"no {metrics_file}; run 'facefair evaluate {r}' first", path)
+        docs.append(json.loads(path.read_text())["metrics"])
+    out: dict[str, Any] = {"n": len(docs), "runs": [str(r) for r in runs], "metrics": {}}
+    for k in METRIC_NAMES:
+        vals = [d[k] for d in docs if d.get(k) is not None]
+        mean = sum(vals) / len(vals) if vals else math.nan
+        sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else math.nan
+        out["metrics"][k] = {"mean": mean, "sd": sd, "values": vals}
+    return out
+
+
+def seed_table(rows: dict[str, list[str | Path]], metrics: tuple[str, ...] | None = None) -> str:
+    """A markdown table: one row per label, mean +- sd over its runs."""
+    cols = list(metrics or (*PAPER_ORDER, *[m for m in METRIC_NAMES if m not in PAPER_ORDER]))
+    lines = ["| setting | seeds | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for label, runs in rows.items():
+        s = summarize_runs(runs)
+        cells = []
+        for c in cols:
+            m = s["metrics"][c]
+            cells.append("" if math.isnan(m["mean"]) else
+                         f"{m['mean']:.4f}" + ("" if math.isnan(m["sd"]) else f" ± {m['sd']:.4f}"))
+        lines.append(f"| {label} | {s['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_rows(specs: list[str]) -> dict[str, list[str]]:
+    """``['Base=runs/base-s*', ...]`` -> {label: sorted run folders}."""
+    rows: dict[str, list[str]] = {}
+    for spec in specs:
+        if "=" not in spec:
+            raise ConfigError(f"expected LABEL=GLOB, got {spec!r}")
+        label, pattern = spec.split("=", 1)
+        runs = sorted(p for p in glob.glob(pattern) if Path(p).is_dir())
+        if not runs:
+            raise ConfigError(f"{label}: no run folders match {pattern!r}")
+        rows[label] = runs
+    return rows
