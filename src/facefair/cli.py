@@ -352,7 +352,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 def cmd_table(args: argparse.Namespace) -> int:
     from .report.tables import parse_rows, seed_table
 
-    print(seed_table(parse_rows(args.rows)), end="")
+    print(seed_table(parse_rows(args.rows, log=lambda m: print(m, file=sys.stderr))), end="")
     return 0
 
 

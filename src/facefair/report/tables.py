@@ -51,15 +51,23 @@ def seed_table(rows: dict[str, list[str | Path]], metrics: tuple[str, ...] | Non
     return "\n".join(lines) + "\n"
 
 
-def parse_rows(specs: list[str]) -> dict[str, list[str]]:
-    """``['Base=runs/base-s*', ...]`` -> {label: sorted run folders}."""
+def parse_rows(specs: list[str], log: Any = None) -> dict[str, list[str]]:
+    """``['Base=runs/base-s*', ...]`` -> {label: sorted evaluated run folders}.
+
+    Folders without ``metrics.json`` (a sweep still running) are left out and named through
+    ``log``; a label with no evaluated run is an error.
+    """
     rows: dict[str, list[str]] = {}
     for spec in specs:
         if "=" not in spec:
             raise ConfigError(f"expected LABEL=GLOB, got {spec!r}")
         label, pattern = spec.split("=", 1)
-        runs = sorted(p for p in glob.glob(pattern) if Path(p).is_dir())
+        found = sorted(p for p in glob.glob(pattern) if Path(p).is_dir())
+        runs = [p for p in found if (Path(p) / "metrics.json").is_file()]
         if not runs:
-            raise ConfigError(f"{label}: no run folders match {pattern!r}")
+            raise ConfigError(f"{label}: no evaluated run folders match {pattern!r}")
+        if log is not None and len(runs) < len(found):
+            log(f"note: {label}: left out {len(found) - len(runs)} run(s) without metrics.json: "
+                + ", ".join(p for p in found if p not in runs))
         rows[label] = runs
     return rows
