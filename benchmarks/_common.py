@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import time
@@ -32,3 +33,25 @@ def write_result(name: str, result: dict[str, Any], row: str) -> Path:
         "so each row compares two things measured interleaved in the same process.\n\n"
         "| benchmark | setting | result | ratio |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
     return path
+
+
+def add_task_args(ap: argparse.ArgumentParser) -> None:
+    """The dataset, task and model options every training benchmark takes."""
+    ap.add_argument("--dataset", default="synthetic")
+    ap.add_argument("--root", default=None)
+    ap.add_argument("--target", default="smile")
+    ap.add_argument("--protected", default="group")
+    ap.add_argument("--arch", default="resnet18")
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--channels-last", action="store_true")
+
+
+def task_config(args: argparse.Namespace, **extra: Any) -> Any:
+    """A TrainConfig from :func:`add_task_args` options."""
+    from facefair.config import TrainConfig
+
+    return TrainConfig(dataset=args.dataset, root=args.root, target=args.target, protected=args.protected,
+                       arch=args.arch, size=args.size, batch_size=args.batch_size, bf16=args.bf16,
+                       channels_last=args.channels_last, **extra)

@@ -20,8 +20,7 @@ import time
 
 import torch
 
-from _common import write_result
-from facefair.config import TrainConfig
+from _common import add_task_args, task_config, write_result
 from facefair.data.loader import SplitImages, iterate, to_input
 from facefair.methods import Batch, get_method
 from facefair.models import build_model
@@ -31,24 +30,14 @@ from facefair.trainer import _Context, build_optimizer, load_task
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="synthetic")
-    ap.add_argument("--root", default=None)
-    ap.add_argument("--target", default="smile")
-    ap.add_argument("--protected", default="group")
-    ap.add_argument("--arch", default="resnet18")
-    ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--batch-size", type=int, default=64)
+    add_task_args(ap)
     ap.add_argument("--batches", type=int, default=6, help="batches per round (the 'epoch')")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--eps", default="0,0.01,0.001")
     ap.add_argument("--pgd-steps", type=int, default=10)
-    ap.add_argument("--bf16", action="store_true")
-    ap.add_argument("--channels-last", action="store_true")
     args = ap.parse_args()
 
-    cfg = TrainConfig(dataset=args.dataset, root=args.root, target=args.target, protected=args.protected,
-                      arch=args.arch, size=args.size, batch_size=args.batch_size, bf16=args.bf16,
-                      channels_last=args.channels_last)
+    cfg = task_config(args)
     task = load_task(cfg, log=lambda *_: None)
     ds = SplitImages(task, task.indices("train")[: args.batch_size * args.batches], args.size)
     batches = [Batch(to_input(b["x"], "cpu", args.channels_last), b["y"], b["group"], b["index"])

@@ -18,9 +18,8 @@ import time
 
 import torch
 import torch.nn.functional as F
-from _common import write_result
+from _common import add_task_args, task_config, write_result
 
-from facefair.config import TrainConfig
 from facefair.data.loader import SplitImages, iterate, random_flip, to_input
 from facefair.models import build_model
 from facefair.trainer import build_optimizer, load_task
@@ -28,23 +27,13 @@ from facefair.trainer import build_optimizer, load_task
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="synthetic")
-    ap.add_argument("--root", default=None)
-    ap.add_argument("--target", default="smile")
-    ap.add_argument("--protected", default="group")
-    ap.add_argument("--arch", default="resnet18")
-    ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--batch-size", type=int, default=64)
+    add_task_args(ap)
     ap.add_argument("--steps", type=int, default=20, help="steps per round and arm")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--bf16", action="store_true")
-    ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--no-cache", action="store_true")
     args = ap.parse_args()
 
-    cfg = TrainConfig(dataset=args.dataset, root=args.root, target=args.target, protected=args.protected,
-                      arch=args.arch, size=args.size, batch_size=args.batch_size, bf16=args.bf16,
-                      channels_last=args.channels_last, cache=None if args.no_cache else "auto")
+    cfg = task_config(args, cache=None if args.no_cache else "auto")
     notes: list[str] = []
     task = load_task(cfg, log=notes.append)
     source = "prepared cache" if task.data.images is not None and task.data.store is not None else (
