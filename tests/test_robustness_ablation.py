@@ -11,8 +11,8 @@ from facefair import TrainConfig, train
 from facefair.ablation import parse_vary
 from facefair.cli import main
 from facefair.errors import ConfigError
-from facefair.mitigate import mitigate
-from facefair.robustness import robustness
+from facefair.mitigation import mitigate
+from facefair.analysis.robustness import robustness
 
 
 def quiet(*_: object) -> None:

@@ -7,6 +7,8 @@ The Python API mirrors the CLI::
     ff.train(cfg, "runs/base")
     report = ff.evaluate("runs/base")          # writes predictions.csv and metrics.json
     print(report.format_table())
+    ff.mitigate("asac", "runs/base", "runs/asac", {"attack": "fgsm"}, epochs=10)
+    ff.robustness("runs/asac")                  # ASAC noise vs M before/after (JSON + PNG)
     ff.fairness_report(y, pred, group)          # metrics of any predictions (numpy only)
 
 Names are imported lazily so that ``facefair.metrics`` works without torch.
@@ -24,6 +26,9 @@ _LAZY = {
     "train": "facefair.trainer",
     "load_run": "facefair.trainer",
     "evaluate": "facefair.evaluation",
+    "mitigate": "facefair.mitigation",
+    "robustness": "facefair.analysis",
+    "ablate": "facefair.ablation",
     "load_dataset": "facefair.data",
     "prepare": "facefair.data",
     "DATASETS": "facefair.data",

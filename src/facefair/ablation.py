@@ -20,7 +20,7 @@ from .errors import ConfigError
 from .evaluation import evaluate
 from .methods import get_method
 from .metrics import METRIC_NAMES
-from .mitigate import mitigate
+from .mitigation import mitigate
 
 
 def parse_vary(items: list[str]) -> list[tuple[str, list[str]]]:

@@ -283,7 +283,7 @@ def _method_run_args(command: str, rest: list[str], extra: Any = None) -> tuple[
 
 
 def cmd_mitigate(args: argparse.Namespace) -> int:
-    from .mitigate import mitigate
+    from .mitigation import mitigate
 
     margs, options, overrides = _method_run_args("mitigate", list(args.rest))
     res = mitigate(margs.name, margs.base, margs.out, options, resume=margs.resume, **overrides)
@@ -311,7 +311,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:
-    from .robustness import robustness
+    from .analysis.robustness import robustness
 
     eps = [float(e) for e in args.eps.split(",")] if args.eps else None
     doc = robustness(args.run, args.base, **({"eps": eps} if eps else {}), n=args.n, attack=args.attack,

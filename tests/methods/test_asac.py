@@ -15,7 +15,7 @@ from facefair.config import TrainConfig as Cfg
 from facefair.errors import ConfigError
 from facefair.methods import Batch, get_method
 from facefair.methods.asac import _ASACs, curriculum_order, difficulty
-from facefair.mitigate import mitigate
+from facefair.mitigation import mitigate
 from facefair.models import build_model
 from facefair.models.protected import probe_on_frozen_copy
 from facefair.trainer import _Context, build_optimizer

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .attacks import ATTACKS
-from .checkpoint import load_checkpoint
-from .data.loader import SplitImages, iterate, to_input
-from .errors import ConfigError
-from .trainer import CKPT_KEYS, RunSetup, load_run
+from ..attacks import ATTACKS
+from ..checkpoint import load_checkpoint
+from ..data.loader import SplitImages, iterate, to_input
+from ..errors import ConfigError
+from ..trainer import CKPT_KEYS, RunSetup, load_run
 
 DEFAULT_EPS = (0.0, 0.001, 0.003, 0.01, 0.02, 0.03, 0.05)
 
