@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -158,6 +157,3 @@ def get_method(name: str, options: dict[str, Any] | None = None) -> Method:
     cls = _REGISTRY[name]
     return cls(cls.Options.parse(options or {}))
 
-
-def iter_params(module: nn.Module) -> Iterator[nn.Parameter]:
-    return (p for p in module.parameters() if p.requires_grad)
