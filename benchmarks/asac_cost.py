@@ -52,12 +52,7 @@ def main() -> None:
     arms = {"erm": get_method("erm")}
     for attack in ("fgsm", "pgd"):
         m = get_method("asac", {"attack": attack, "eps": args.eps, "steps": str(args.pgd_steps)})
-        m.classifier, m.classifier_kind = clf, "probe"
-
-        class R:
-            device = torch.device("cpu")
-
-        m._attacks(R)
+        m.use_classifier(clf, "probe", torch.device("cpu"))
         arms[f"asac_{attack}"] = m
     opt = build_optimizer(cfg, [{"params": list(model.parameters())}])
     ctx = _Context(model, opt, cfg, torch.device("cpu"), torch.Generator().manual_seed(0))

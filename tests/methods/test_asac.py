@@ -31,13 +31,7 @@ def setup_asac(options: dict, seed: int = 0):
     x = torch.rand(16, 3, 32, 32)
     y, a = torch.randint(0, 2, (16,)), torch.randint(0, 2, (16,))
     method = get_method("asac", options)
-    method.classifier = probe_on_frozen_copy(model, [(x, a)], 2, epochs=5)
-    method.classifier_kind = "probe"
-
-    class R:
-        device = torch.device("cpu")
-
-    method._attacks(R)
+    method.use_classifier(probe_on_frozen_copy(model, [(x, a)], 2, epochs=5), "probe", torch.device("cpu"))
     return model, method, Batch(x, y, a, torch.arange(16))
 
 

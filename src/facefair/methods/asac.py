@@ -171,14 +171,13 @@ class ASAC(Method):
             if ccfg.target != run.cfg.protected:
                 raise ConfigError(f"--classifier-run {o.classifier_run} predicts '{ccfg.target}', "
                                   f"not the protected attribute '{run.cfg.protected}'")
-            self.classifier = freeze(cmodel.to(run.device))
-        self.classifier_kind = o.classifier
-        self._attacks(run)
+            self.classifier = freeze(cmodel)
+        self.use_classifier(self.classifier, o.classifier, run.device)
 
-    def _attacks(self, run: RunSetup) -> None:
-        assert self.classifier is not None
-        self.classifier.to(run.device)
+    def use_classifier(self, classifier: nn.Module, kind: str, device: torch.device) -> None:
+        """Adopt a frozen protected classifier C and build the attacks on it."""
         o = self.options
+        self.classifier, self.classifier_kind = classifier.to(device), kind
         self.fgsm = FGSM(self.classifier)
         self.pgd = PGD(self.classifier, steps=o.steps, step_size=o.step_size or None,
                        random_start=o.random_start)
@@ -188,7 +187,6 @@ class ASAC(Method):
         return {"kind": self.classifier_kind, "classifier": self.classifier.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any], model: nn.Module, run: RunSetup) -> None:
-        self.classifier_kind = state["kind"]
         if state["kind"] == "probe":
             c: nn.Module = ProbeClassifier(copy.deepcopy(model), run.task.n_groups)
         else:
@@ -196,8 +194,7 @@ class ASAC(Method):
 
             c = load_run(self.options.classifier_run, log=run.log)[3]
         c.load_state_dict(state["classifier"])
-        self.classifier = freeze(c)
-        self._attacks(run)
+        self.use_classifier(freeze(c), state["kind"], run.device)
 
     # -- one minibatch ----------------------------------------------------------------------
     def train_step(self, model: nn.Module, batch: Batch, ctx: StepContext) -> dict[str, float]:
