@@ -9,6 +9,7 @@ The Python API mirrors the CLI::
     print(report.format_table())
     ff.mitigate("asac", "runs/base", "runs/asac", {"attack": "fgsm"}, epochs=10)
     ff.robustness("runs/asac")                  # ASAC noise vs M before/after (JSON + PNG)
+    ff.explain_run("runs/ff", "cam", compare="runs/base")  # CAM pictures side by side (PNG)
     ff.fairness_report(y, pred, group)          # metrics of any predictions (numpy only)
 
 Names are imported lazily so that ``facefair.metrics`` works without torch.
@@ -29,6 +30,7 @@ _LAZY = {
     "mitigate": "facefair.mitigation",
     "robustness": "facefair.analysis",
     "ablate": "facefair.ablation",
+    "explain_run": "facefair.explain",
     "load_dataset": "facefair.data",
     "prepare": "facefair.data",
     "DATASETS": "facefair.data",

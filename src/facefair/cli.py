@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("datasets", help="list the dataset readers")
-    sub.add_parser("methods", help="list the training methods, one per line, name first")
+    p = sub.add_parser("methods", help="list the training methods, one per line, name first")
+    p.add_argument("name", nargs="?", help="show this method's options and paper defaults")
 
     p = sub.add_parser("prepare", help="decode and resize a dataset once into a cache")
     _add_data_args(p, task=False)
@@ -136,7 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--checkpoint", default="best", choices=("best", "last"))
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals (0 = none)")
+    p.add_argument("--method-opt", action="append", metavar="KEY=VALUE",
+                   help="override a method option for this evaluation, e.g. inference=raw (FineFACE); "
+                        "outputs get a tag: metrics-inference-raw.json")
     p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("explain", help="attribution pictures (CAMs) of a run's images, optionally beside another run")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--method", default="cam", choices=("cam",),
+                   help="cam: FineFACE's per-expert and overall maps, or a linear-head model's CAM")
+    p.add_argument("--compare", default=None, metavar="RUN", help="a second run drawn beside (e.g. the baseline)")
+    p.add_argument("--ids", default=None, help="comma-separated image ids (default: a seeded sample)")
+    p.add_argument("--n", type=int, default=6, help="images to sample when --ids is not given (default 6)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="output folder (default RUN/explain)")
 
     p = sub.add_parser("metrics", help="every fairness metric from a predictions CSV (no model, no torch)")
     p.add_argument("csv", help="CSV with columns y, group, pred (and optional score, id)")
@@ -175,6 +190,12 @@ def _train_config(args: argparse.Namespace) -> Any:
     if cfg.dataset in DATASETS and cfg.dataset != "synthetic":
         info = DATASETS[cfg.dataset]
         cfg.target, cfg.protected = info.default_target, info.default_protected
+    if args.method is not None:
+        from .methods import registered
+
+        cls = registered().get(args.method)
+        for name, v in (getattr(cls, "train_defaults", None) or {}).items():
+            setattr(cfg, name, v)  # the method's paper settings, below the user's flags
     for name in TRAIN_FIELDS:
         v = getattr(args, name, None)
         if v is not None:
@@ -205,9 +226,28 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from .methods import registered
 
-    for name, cls in registered().items():
+    methods = registered()
+    if args.name:
+        if args.name not in methods:
+            from .errors import unknown_name
+
+            raise unknown_name("method", args.name, methods)
+        cls = methods[args.name]
+        print(f"{cls.name}: {cls.summary}")
+        print("options (train: --method-opt KEY=VALUE; mitigate: --key value):")
+        for f in dataclasses.fields(cls.Options):
+            shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+            print(f"  {f.name:<16} {shown}")
+        defaults = getattr(cls, "train_defaults", {}) or {}
+        if defaults:
+            print("trainer defaults (override with the usual flags): "
+                  + ", ".join(f"{k}={v}" for k, v in defaults.items()))
+        return 0
+    for name, cls in methods.items():
         labels = "uses protected labels" if cls.uses_protected else "no protected labels"
         print(f"{name:<12} {cls.summary} ({labels})")
     return 0
@@ -325,13 +365,24 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate, output_names
+    from .evaluation import evaluate, options_tag, output_names
 
+    options = _kv(args.method_opt, "--method-opt")
     report = evaluate(args.run, args.split, args.checkpoint, n_boot=args.bootstrap,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, method_options=options)
     print(report.format_table())
-    pred_name, metrics_name = output_names(args.split)
+    pred_name, metrics_name = output_names(args.split, options_tag(options))
     print(f"wrote {Path(args.run) / metrics_name} and {Path(args.run) / pred_name}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain_run
+
+    ids = [i for i in args.ids.split(",") if i] if args.ids else None
+    png = explain_run(args.run, args.method, compare=args.compare, ids=ids, n=args.n, split=args.split,
+                      seed=args.seed, out=args.out)
+    print(f"wrote {png} and {png.with_suffix('.json')}")
     return 0
 
 
@@ -364,7 +415,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"datasets": cmd_datasets, "methods": cmd_methods, "prepare": cmd_prepare,
-            "train": cmd_train, "mitigate": cmd_mitigate, "ablate": cmd_ablate, "robustness": cmd_robustness, "evaluate": cmd_evaluate, "metrics": cmd_metrics, "table": cmd_table, "demo": cmd_demo}
+            "train": cmd_train, "mitigate": cmd_mitigate, "ablate": cmd_ablate, "robustness": cmd_robustness, "evaluate": cmd_evaluate, "explain": cmd_explain, "metrics": cmd_metrics, "table": cmd_table, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

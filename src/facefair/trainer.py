@@ -374,11 +374,18 @@ def _tensorboard(out: Path) -> Any:
     return SummaryWriter(str(out / "tensorboard"))
 
 
-def load_run(out: str | Path, checkpoint: str = "best", log: Any = print
+def load_run(out: str | Path, checkpoint: str = "best", log: Any = print,
+             method_options: dict[str, Any] | None = None
              ) -> tuple[TrainConfig, Task, Method, nn.Module, torch.device]:
-    """Rebuild a run's task, method and model with the chosen weights ('best' or 'last')."""
+    """Rebuild a run's task, method and model with the chosen weights ('best' or 'last').
+
+    ``method_options`` override the saved ones, for inference-time choices such as
+    FineFACE's ``inference`` rule; options that change the model's shape will not load.
+    """
     out = Path(out)
     cfg = TrainConfig.load(out / "config.json")
+    if method_options:
+        cfg.method_options = {**cfg.method_options, **method_options}
     task = load_task(cfg, log)
     method = get_method(cfg.method, cfg.method_options)
     model = method.build_model(cfg, task)

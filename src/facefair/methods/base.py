@@ -91,7 +91,8 @@ def _coerce(value: Any, default: Any, name: str) -> Any:
         if isinstance(default, float):
             return float(value)
         if isinstance(default, (list, tuple)):
-            return type(default)(float(v) for v in value.split(",") if v)
+            cast = type(default[0]) if default else float
+            return type(default)(cast(v) for v in value.split(",") if v)
     except ValueError:
         raise ConfigError(f"option {name}: cannot read {value!r} as {type(default).__name__}") from None
     return value
@@ -104,6 +105,8 @@ class Method(ABC):
     summary: ClassVar[str]
     uses_protected: ClassVar[bool] = False  # does training read the protected labels?
     Options: ClassVar[type[MethodOptions]] = MethodOptions
+    #: trainer settings a run of this method gets unless the user sets them (the paper's)
+    train_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, options: MethodOptions | None = None):
         self.options = options if options is not None else self.Options()

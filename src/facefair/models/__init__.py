@@ -2,6 +2,7 @@
 
 from .backbones import ARCHS, Backbone, build_backbone, load_backbone_weights
 from .classifier import FaceClassifier, Normalize, build_model
+from .experts import FineFACENet
 
-__all__ = ["ARCHS", "Backbone", "FaceClassifier", "Normalize", "build_backbone", "build_model",
+__all__ = ["ARCHS", "Backbone", "FaceClassifier", "FineFACENet", "Normalize", "build_backbone", "build_model",
            "load_backbone_weights"]
