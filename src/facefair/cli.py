@@ -164,8 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--percent", action="store_true", help="print percentages (FineFACE style)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
-    p = sub.add_parser("table", help="mean ± sd of every metric over seeds: LABEL=GLOB of run folders")
+    p = sub.add_parser("table", help="tables over evaluated runs: LABEL=GLOB of run folders")
     p.add_argument("rows", nargs="+", metavar="LABEL=GLOB", help='e.g. "Base=runs/base-s*"')
+    p.add_argument("--layout", default="seeds", choices=("seeds", "groups", "attributes"),
+                   help="seeds: mean ± sd of every metric (ASAC Table 1 order); groups: per-group "
+                        "accuracy, Max/Min, Overall, DoB (FineFACE Table 2); attributes: means over "
+                        "target attributes (FineFACE Tables 6-8)")
 
     p = sub.add_parser("demo", help="the whole pipeline on the synthetic biased faces")
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
@@ -401,9 +405,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
+    from .report.paper_tables import attribute_table, group_table
     from .report.tables import parse_rows, seed_table
 
-    print(seed_table(parse_rows(args.rows, log=lambda m: print(m, file=sys.stderr))), end="")
+    layout = {"seeds": seed_table, "groups": group_table, "attributes": attribute_table}[args.layout]
+    print(layout(parse_rows(args.rows, log=lambda m: print(m, file=sys.stderr))), end="")
     return 0
 
 

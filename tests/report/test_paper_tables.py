@@ -1,0 +1,50 @@
+"""FineFACE table layouts from evaluated runs: per-group accuracies, and means over attributes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from facefair.metrics import fairness_report
+from facefair.report.paper_tables import attribute_table, group_table
+
+
+def write_run(path: Path, target: str, y: np.ndarray, pred: np.ndarray, group: list[str]) -> Path:
+    path.mkdir(parents=True)
+    doc = {"target": target, **fairness_report(y, pred, group).to_dict()}
+    (path / "metrics.json").write_text(json.dumps(doc))
+    return path
+
+
+def cells(table: str, label: str) -> list[str]:
+    row = next(line for line in table.splitlines() if line.startswith(f"| {label} |"))
+    return [c.strip() for c in row.strip("|").split("|")][1:]
+
+
+def test_group_table_prints_group_accuracies_and_summary(tmp_path: Path) -> None:
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    pred = np.array([1, 1, 0, 1, 1, 0, 1, 0])  # group A: 3 of 4 right, group B: 2 of 4
+    run = write_run(tmp_path / "r", "gender", y, pred, ["A"] * 4 + ["B"] * 4)
+    table = group_table({"base": [run]})
+    assert table.splitlines()[0] == "| setting | A | B | Max/Min | Overall | DoB |"
+    # A: 3/4, B: 2/4 -> ratio 1.5, overall 5/8, DoB = sd([0.75, 0.5], ddof=1)
+    assert cells(table, "base") == ["75.0", "50.0", "1.500", "62.50", f"{100 * np.std([0.75, 0.5], ddof=1):.2f}"]
+
+
+def test_attribute_table_averages_over_targets_then_lists_worst_groups(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    runs, reports = [], []
+    for t in ("Smiling", "Bangs"):
+        y, pred = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
+        g = list(rng.choice(["F", "M"], 200))
+        runs.append(write_run(tmp_path / t, t, y, pred, g))
+        reports.append(fairness_report(y, pred, g).overall)
+    table = attribute_table({"ff": runs})
+    got = cells(table, "ff")
+    assert got[0] == "2"
+    mean_acc = (reports[0]["accuracy"] + reports[1]["accuracy"]) / 2
+    mean_deodds = (reports[0]["equalized_odds_sum"] + reports[1]["equalized_odds_sum"]) / 2
+    assert got[1] == f"{100 * mean_acc:.2f}" and got[-1] == f"{100 * mean_deodds:.2f}"
+    assert cells(table, "Bangs") == [f"{100 * reports[1]['worst_group_accuracy']:.2f}"]
