@@ -81,7 +81,7 @@ def crop_resize(images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     """Crop each image to its box and resize it bilinearly back to the full size (batched).
 
     One ``affine_grid``/``grid_sample`` call: the sampling grid maps the output's pixel centres
-    onto the box, so the whole-image box returns the image unchanged.
+    onto the box; the whole-image box (the fallback) returns the image itself.
     """
     n, _, h, w = images.shape
     b = boxes.to(images.device, torch.float32)
@@ -99,7 +99,8 @@ def crop_resize(images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     hi = torch.stack([(2 * x1 - 1) / w - 1, (2 * y1 - 1) / h - 1], 1).view(n, 1, 1, 2)
     grid = torch.maximum(torch.minimum(grid, hi), lo)
     out = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return out.to(images.dtype)
+    whole = (y0 == 0) & (x0 == 0) & (y1 == h) & (x1 == w)  # exactly the image, not a resampling
+    return torch.where(whole.view(-1, 1, 1, 1), images, out.to(images.dtype))
 
 
 def attention_crop(images: torch.Tensor, norm_maps: torch.Tensor, threshold: float = 0.5,
