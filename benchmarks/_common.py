@@ -22,11 +22,13 @@ def machine() -> dict[str, Any]:
 
 
 def write_result(name: str, result: dict[str, Any], row: str) -> Path:
-    """Save ``result`` as docs/benchmarks/NAME.json (with its table row) and rebuild the table."""
+    """Save ``result`` as docs/benchmarks/NAME.json (with its table row), rebuild the table, print the row."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({**result, "machine": machine(), "row": row}, indent=2) + "\n")
     rows = [json.loads(p.read_text())["row"] for p in sorted(RESULTS.glob("*.json"))]
+    print(row)
+    print(f"wrote {path}")
     (DOCS / "BENCHMARKS.md").write_text(
         "# Benchmarks\n\nWritten by the scripts in `benchmarks/` (one JSON each in `docs/benchmarks/`). "
         "On a shared, noisy machine a speed figure is only meaningful as a ratio measured within one run, "
@@ -46,6 +48,12 @@ def add_task_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--bf16", action="store_true")
     ap.add_argument("--channels-last", action="store_true")
+
+
+def task_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`add_task_args` options as a result's JSON fields."""
+    return {"dataset": args.dataset, "arch": args.arch, "size": args.size, "batch_size": args.batch_size,
+            "bf16": args.bf16, "channels_last": args.channels_last}
 
 
 def task_config(args: argparse.Namespace, **extra: Any) -> Any:

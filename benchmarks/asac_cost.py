@@ -19,8 +19,8 @@ import statistics
 import time
 
 import torch
+from _common import add_task_args, task_config, task_fields, write_result
 
-from _common import add_task_args, task_config, write_result
 from facefair.data.loader import SplitImages, iterate, to_input
 from facefair.methods import Batch, get_method
 from facefair.models import build_model
@@ -69,18 +69,15 @@ def main() -> None:
     expected = {"asac_fgsm": (2 + 7 * n_eps) / 3,
                 "asac_pgd": (args.pgd_steps * (n_eps - 1) * 2 + 7 * n_eps) / 3}
     ratios = {k: med[k] / med["erm"] for k in expected}
-    result = {"dataset": args.dataset, "arch": args.arch, "size": args.size, "batch_size": args.batch_size,
-              "eps": list(arms["asac_fgsm"].options.eps), "pgd_steps": args.pgd_steps, "bf16": args.bf16,
-              "channels_last": args.channels_last, "seconds": times, "median_seconds": med,
+    result = {**task_fields(args), "eps": list(arms["asac_fgsm"].options.eps), "pgd_steps": args.pgd_steps,
+              "seconds": times, "median_seconds": med,
               "measured_ratio": ratios, "expected_ratio": expected}
     setting = (f"{args.dataset} {args.arch} {args.size}px bs{args.batch_size}, eps {{{args.eps}}}, "
                f"PGD {args.pgd_steps} steps{' bf16' if args.bf16 else ''}")
     row = (f"| ASAC epoch / ERM epoch | {setting} | FGSM {ratios['asac_fgsm']:.2f}x (expected "
            f"{expected['asac_fgsm']:.2f}x), PGD {ratios['asac_pgd']:.2f}x (expected {expected['asac_pgd']:.2f}x) "
            f"| {ratios['asac_fgsm']:.2f} / {ratios['asac_pgd']:.2f} |")
-    path = write_result(f"asac_cost_{args.dataset}_{args.arch}_{args.size}", result, row)
-    print(row)
-    print(f"wrote {path}")
+    write_result(f"asac_cost_{args.dataset}_{args.arch}_{args.size}", result, row)
 
 
 if __name__ == "__main__":

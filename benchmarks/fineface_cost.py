@@ -17,22 +17,12 @@ import statistics
 import time
 
 import torch
-from _common import add_task_args, task_config, write_result
+from _common import add_task_args, task_config, task_fields, write_result
 
 from facefair.data.loader import SplitImages, iterate, to_input
 from facefair.methods import Batch, get_method
-from facefair.models.attention import class_activation_map
+from facefair.models.attention import class_activation_map, reference_cam_loop
 from facefair.trainer import _Context, build_optimizer, load_task
-
-
-def loop_cam(fmap: torch.Tensor, logits: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
-    """The published code's CAM: per image, (HW x C) @ W1^T, then @ W2[k]."""
-    b, c, h, w = fmap.shape
-    out = torch.zeros(b, h, w)
-    for i in range(b):
-        m = fmap[i].reshape(c, h * w).t() @ w1.t()
-        out[i] = (m @ w2[logits[i].argmax()][:, None]).reshape(h, w)
-    return out
 
 
 def main() -> None:
@@ -88,14 +78,13 @@ def main() -> None:
         cam_t["batched"].append(time.perf_counter() - t)
         t = time.perf_counter()
         with torch.no_grad():
-            slow = loop_cam(fmap, logits, clf.fc1.weight.float(), clf.fc2.weight.float())
+            slow = reference_cam_loop(fmap, logits.argmax(1), clf.fc1.weight.float(), clf.fc2.weight.float())
         cam_t["loop"].append(time.perf_counter() - t)
     err = float((fast - slow).abs().max() / slow.abs().max())
     cam_speedup = statistics.median(cam_t["loop"]) / statistics.median(cam_t["batched"])
 
-    result = {"dataset": args.dataset, "arch": args.arch, "size": args.size, "batch_size": args.batch_size,
-              "width": args.width, "bf16": args.bf16, "channels_last": args.channels_last,
-              "seconds": times, "train_img_per_s": ips, "erm_over_fineface": ratio,
+    result = {**task_fields(args), "width": args.width, "seconds": times, "train_img_per_s": ips,
+              "erm_over_fineface": ratio,
               "cam": {"batch": len(x), "map_shape": list(fmap.shape), "seconds": cam_t,
                       "speedup": cam_speedup, "max_rel_diff": err}}
     setting = (f"{args.dataset} {args.arch} {args.size}px bs{args.batch_size}, C_v {args.width}"
@@ -103,9 +92,7 @@ def main() -> None:
     row = (f"| FineFACE iteration / ERM step | {setting} | ERM {ips['erm']:.0f} img/s, FineFACE "
            f"{ips['fineface']:.0f} img/s; batched CAM {cam_speedup:.0f}x faster than a per-image loop "
            f"({len(x)} maps, max rel. diff {err:.1e}) | {ratio:.2f} |")
-    path = write_result(f"fineface_cost_{args.dataset}_{args.arch}_{args.size}_w{args.width}", result, row)
-    print(row)
-    print(f"wrote {path}")
+    write_result(f"fineface_cost_{args.dataset}_{args.arch}_{args.size}_w{args.width}", result, row)
 
 
 if __name__ == "__main__":

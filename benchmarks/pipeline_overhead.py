@@ -18,7 +18,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from _common import add_task_args, task_config, write_result
+from _common import add_task_args, task_config, task_fields, write_result
 
 from facefair.data.loader import SplitImages, iterate, random_flip, to_input
 from facefair.models import build_model
@@ -81,8 +81,7 @@ def main() -> None:
             step(fixed_x, fixed_y)
         synth.append(args.steps * args.batch_size / (time.perf_counter() - t))
     p, s = statistics.median(pipe), statistics.median(synth)
-    result = {"dataset": args.dataset, "arch": args.arch, "size": args.size, "batch_size": args.batch_size,
-              "bf16": args.bf16, "channels_last": args.channels_last, "source": source,
+    result = {**task_fields(args), "source": source,
               "pipeline_img_per_s": pipe, "random_tensor_img_per_s": synth,
               "pipeline_median": p, "random_tensor_median": s, "ratio": p / s}
     setting = (f"{args.dataset} {args.arch} {args.size}px bs{args.batch_size}"
@@ -90,9 +89,7 @@ def main() -> None:
     row = (f"| pipeline overhead | {setting} | pipeline {p:.0f} img/s vs random tensors {s:.0f} img/s "
            f"| {p / s:.3f} |")
     tag = ("_bf16" if args.bf16 else "") + ("_cl" if args.channels_last else "") + ("_jpeg" if args.no_cache else "")
-    path = write_result(f"pipeline_overhead_{args.dataset}_{args.arch}_{args.size}{tag}", result, row)
-    print(row)
-    print(f"wrote {path}")
+    write_result(f"pipeline_overhead_{args.dataset}_{args.arch}_{args.size}{tag}", result, row)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def test_explain_draws_fineface_beside_its_baseline(tmp_path: Path) -> None:
           tmp_path / "ff", log=lambda *_: None)
     png = explain_run(tmp_path / "ff", "cam", compare=tmp_path / "base", n=5, batch_size=2, log=lambda *_: None)
     doc = json.loads((tmp_path / "ff" / "explain" / "cam.json").read_text())
-    assert doc["columns"] == ["ff: expert 1", "ff: expert 2", "ff: expert 3", "ff: overall", "base: CAM"]
+    assert doc["columns"] == ["ff:\nexpert 1", "ff:\nexpert 2", "ff:\nexpert 3", "ff:\noverall", "base:\nCAM"]
     assert len(doc["ids"]) == 5 and len(set(doc["ids"])) == 5
     with Image.open(png) as im:
         assert im.format == "PNG" and im.width > im.height  # 6 columns, 5 rows

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from facefair.errors import ConfigError
 from facefair.models import FineFACENet, build_backbone
+from facefair.models.attention import reference_cam_loop
 
 
 def small_net(arch: str = "tiny", **kw: object) -> FineFACENet:
@@ -50,16 +51,6 @@ def test_options_change_the_heads() -> None:
             small_net(**bad)
 
 
-def loop_cam(fmap: torch.Tensor, logits: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
-    """The published code's map_generate: one image at a time, (HW x C) @ W1^T @ W2[k]^T."""
-    b, c, h, w = fmap.shape
-    out = torch.zeros(b, h, w)
-    for i in range(b):
-        m = fmap[i].reshape(c, h * w).t() @ w1.t()
-        out[i] = (m @ w2[logits[i].argmax()][:, None]).reshape(h, w)
-    return out
-
-
 def test_batched_cam_equals_the_per_image_loop() -> None:
     net = small_net().eval()
     x = torch.rand(6, 3, 48, 48)
@@ -68,7 +59,7 @@ def test_batched_cam_equals_the_per_image_loop() -> None:
         cams = net.expert_cams(out, (48, 48))
     for n in range(3):
         clf = net.classifiers[n]
-        ref = loop_cam(out.maps[n], out.logits[n], clf.fc1.weight, clf.fc2.weight)
+        ref = reference_cam_loop(out.maps[n], out.logits[n].argmax(1), clf.fc1.weight, clf.fc2.weight)
         ref = F.interpolate(ref[:, None], size=(48, 48), mode="bilinear", align_corners=False)[:, 0]
         lo, hi = ref.amin((1, 2), keepdim=True), ref.amax((1, 2), keepdim=True)
         assert torch.allclose(cams[n], (ref - lo) / (hi - lo), atol=1e-5)
@@ -99,7 +90,7 @@ def test_fused_inference_is_the_sum_of_the_2n_plus_2_logits() -> None:
         cams = []
         for n in range(3):
             clf = net.classifiers[n]
-            c = loop_cam(raw.maps[n], raw.logits[n], clf.fc1.weight, clf.fc2.weight)
+            c = reference_cam_loop(raw.maps[n], raw.logits[n].argmax(1), clf.fc1.weight, clf.fc2.weight)
             c = F.interpolate(c[:, None], size=(48, 48), mode="bilinear", align_corners=False)[:, 0]
             lo, hi = c.amin((1, 2), keepdim=True), c.amax((1, 2), keepdim=True)
             cams.append((c - lo) / (hi - lo))

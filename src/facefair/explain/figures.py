@@ -34,11 +34,11 @@ def overlay_grid(images: torch.Tensor, columns: Sequence[tuple[str, torch.Tensor
             axes[i, j].set_yticks([])
     axes[0, 0].set_title("input", fontsize=8)
     for j, (name, _) in enumerate(columns, start=1):
-        axes[0, j].set_title(name, fontsize=8)
+        axes[0, j].set_title(name, fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

@@ -61,7 +61,7 @@ def explain_run(run: str | Path, method: str = "cam", compare: str | Path | None
         images.append(x)
         for label, m, dev in models:
             for name, maps in model_cams(m, x.to(dev)).items():
-                key = f"{label}: {name}" if len(models) > 1 else name
+                key = f"{label}:\n{name}" if len(models) > 1 else name
                 columns.setdefault(key, []).append(maps.cpu())
     x = torch.cat(images)
     cols = [(k, torch.cat(v)) for k, v in columns.items()]

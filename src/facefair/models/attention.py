@@ -22,6 +22,19 @@ def class_activation_map(features: torch.Tensor, class_weights: torch.Tensor) ->
     return torch.einsum("bc,bchw->bhw", class_weights.float(), features.float())
 
 
+def reference_cam_loop(features: torch.Tensor, classes: torch.Tensor, w1: torch.Tensor,
+                       w2: torch.Tensor) -> torch.Tensor:
+    """The published code's CAM of a two-layer classifier, one image at a time:
+    (HW x C) @ W1^T @ W2[k]^T. Slow; kept as the reference the batched CAM is tested and
+    benchmarked against."""
+    b, c, h, w = features.shape
+    out = torch.zeros(b, h, w)
+    for i in range(b):
+        m = features[i].float().reshape(c, h * w).t() @ w1.float().t()
+        out[i] = (m @ w2.float()[classes[i]][:, None]).reshape(h, w)
+    return out
+
+
 def minmax_normalize(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image min-max scaling of (B, H, W) maps to [0, 1].
 
