@@ -50,6 +50,19 @@ def add_task_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--channels-last", action="store_true")
 
 
+def first_train_batches(cfg: Any, n: int) -> tuple[Any, list[Any]]:
+    """The task of ``cfg`` and its first ``n`` train batches, in memory on the CPU (every arm of
+    a benchmark steps the same batches)."""
+    from facefair.data.loader import SplitImages, iterate, to_input
+    from facefair.methods import Batch
+    from facefair.trainer import load_task
+
+    task = load_task(cfg, log=lambda *_: None)
+    ds = SplitImages(task, task.indices("train")[: cfg.batch_size * n], cfg.size)
+    return task, [Batch(to_input(b["x"], "cpu", cfg.channels_last), b["y"], b["group"], b["index"])
+                  for b in iterate(ds, cfg.batch_size)]
+
+
 def task_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`add_task_args` options as a result's JSON fields."""
     return {"dataset": args.dataset, "arch": args.arch, "size": args.size, "batch_size": args.batch_size,

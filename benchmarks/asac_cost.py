@@ -19,13 +19,12 @@ import statistics
 import time
 
 import torch
-from _common import add_task_args, task_config, task_fields, write_result
+from _common import add_task_args, first_train_batches, task_config, task_fields, write_result
 
-from facefair.data.loader import SplitImages, iterate, to_input
-from facefair.methods import Batch, get_method
+from facefair.methods import get_method
 from facefair.models import build_model
 from facefair.models.protected import ProbeClassifier, freeze
-from facefair.trainer import _Context, build_optimizer, load_task
+from facefair.trainer import _Context, build_optimizer
 
 
 def main() -> None:
@@ -38,10 +37,7 @@ def main() -> None:
     args = ap.parse_args()
 
     cfg = task_config(args)
-    task = load_task(cfg, log=lambda *_: None)
-    ds = SplitImages(task, task.indices("train")[: args.batch_size * args.batches], args.size)
-    batches = [Batch(to_input(b["x"], "cpu", args.channels_last), b["y"], b["group"], b["index"])
-               for b in iterate(ds, args.batch_size)]
+    task, batches = first_train_batches(cfg, args.batches)
     torch.manual_seed(0)
     model = build_model(args.arch, n_groups=task.n_groups)
     if args.channels_last:
