@@ -137,7 +137,7 @@ def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
     for b in bar:
         x = to_input(b["x"], device, cfg.channels_last)
         with ctx:
-            logits = method.predict_logits(model, x).float()
+            logits = method.predict_logits(model, x, b["group"].to(device)).float()
         prob = logits.softmax(1)[:, 1]
         outs["score"].append(prob.cpu().numpy())
         outs["pred"].append(logits.argmax(1).cpu().numpy())

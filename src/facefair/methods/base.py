@@ -133,8 +133,9 @@ class Method(ABC):
     def train_step(self, model: nn.Module, batch: Batch, ctx: StepContext) -> dict[str, float]:
         """One training iteration; returns scalars to log (at least ``loss``)."""
 
-    def predict_logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Target logits for evaluation (N, 2)."""
+    def predict_logits(self, model: nn.Module, x: torch.Tensor, group: torch.Tensor | None = None) -> torch.Tensor:
+        """Target logits for evaluation (N, 2). ``group`` (the protected labels) is given for
+        inference rules that condition on it (domain-independent 'conditional'); others ignore it."""
         return model(x)
 
 

@@ -144,6 +144,6 @@ class FineFACE(Method):
         losses["concat"] = float(loss.detach())
         return {"loss": losses["concat"] / w, **losses}
 
-    def predict_logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def predict_logits(self, model: nn.Module, x: torch.Tensor, group: torch.Tensor | None = None) -> torch.Tensor:
         assert isinstance(model, FineFACENet)
         return model.predict(x, self.options.inference)
