@@ -111,7 +111,6 @@ class FineFACE(Method):
             loss = F.cross_entropy(out.logits[last].float(), y)
         cams = model.expert_cams(out, tuple(x.shape[-2:]))
         with torch.no_grad():
-            crops = {n: attention_crop(x, cams[n], model.threshold, model.padding) for n in range(n_exp)}
             a_oval = model.attention_input(x, cams)
         del out
         ctx.step(loss)
@@ -119,10 +118,12 @@ class FineFACE(Method):
 
         # steps 2..N: shallower experts on raw or another expert's crop, drawn per batch
         for n in range(last - 1, -1, -1):
-            pool = [x] + [crops[m] for m in range(n_exp) if m != n]
-            pick = int(torch.randint(len(pool), (1,), generator=ctx.generator))
+            pool = [None] + [m for m in range(n_exp) if m != n]  # None: the raw input
+            src = pool[int(torch.randint(len(pool), (1,), generator=ctx.generator))]
+            with torch.no_grad():  # only the drawn crop is made
+                inp = x if src is None else attention_crop(x, cams[src], model.threshold, model.padding)
             with ctx.autocast():
-                loss = F.cross_entropy(model.run_experts(pool[pick], experts=[n]).logits[n].float(), y)
+                loss = F.cross_entropy(model.run_experts(inp, experts=[n]).logits[n].float(), y)
             ctx.step(loss)
             losses[f"expert{n + 1}"] = float(loss.detach())
 
