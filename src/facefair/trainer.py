@@ -269,6 +269,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
         log(f"resuming {out} at epoch {epoch + 1}, step {step_in_epoch} of {per_epoch}")
     else:
         method.setup(model, run_setup)
+    sample_weights = method.sample_weights(run_setup)
 
     def checkpoint() -> None:
         save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -289,7 +290,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
         model.train()
         ctx.epoch = epoch
         batches = iterate(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch,
-                          workers=cfg.workers, drop_last=True, skip=step_in_epoch)
+                          workers=cfg.workers, drop_last=True, skip=step_in_epoch,
+                          weights=sample_weights)
         bar = tqdm(batches, total=per_epoch, initial=step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=not cfg.progress, unit="batch", leave=False)
         t0 = time.perf_counter()

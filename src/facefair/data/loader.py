@@ -50,9 +50,20 @@ class SplitImages(Dataset):
 
 
 def batch_order(n: int, batch_size: int, shuffle: bool, seed: int, epoch: int,
-                drop_last: bool = False) -> list[list[int]]:
-    """The positions of each batch of one epoch; a pure function of its arguments (resume)."""
-    order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
+                drop_last: bool = False, weights: np.ndarray | None = None) -> list[list[int]]:
+    """The positions of each batch of one epoch; a pure function of its arguments (resume).
+
+    ``weights`` (one per position) turns the shuffle into n draws with replacement with
+    probability proportional to the weight: the sampling hook of resampling methods.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    if weights is not None:
+        w = np.asarray(weights, np.float64)
+        if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ConfigError(f"sampling weights must be {n} finite non-negative numbers, not all zero")
+        order = rng.choice(n, size=n, replace=True, p=w / w.sum())
+    else:
+        order = rng.permutation(n) if shuffle else np.arange(n)
     batches = [order[i:i + batch_size].tolist() for i in range(0, n, batch_size)]
     if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
         batches.pop()
@@ -60,10 +71,10 @@ def batch_order(n: int, batch_size: int, shuffle: bool, seed: int, epoch: int,
 
 
 def iterate(ds: SplitImages, batch_size: int, *, shuffle: bool = False, seed: int = 0,
-            epoch: int = 0, workers: int = 0, drop_last: bool = False,
-            skip: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+            epoch: int = 0, workers: int = 0, drop_last: bool = False, skip: int = 0,
+            weights: np.ndarray | None = None) -> Iterator[dict[str, torch.Tensor]]:
     """Iterate one epoch of batches; ``skip`` drops the first batches (mid-epoch resume)."""
-    batches = batch_order(len(ds), batch_size, shuffle, seed, epoch, drop_last)[skip:]
+    batches = batch_order(len(ds), batch_size, shuffle, seed, epoch, drop_last, weights)[skip:]
     loader = DataLoader(ds, sampler=batches, batch_size=None, num_workers=workers,
                         persistent_workers=False)
     return iter(loader)

@@ -20,56 +20,34 @@ micro-batch needs (same seeded random start), so memory stays bounded for any k 
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attacks import FGSM, PGD
 from ..errors import ConfigError
-from ..models.protected import ProbeClassifier, freeze, probe_on_frozen_copy
-from .base import Batch, Method, MethodOptions, StepContext, register
-
-if TYPE_CHECKING:
-    from ..trainer import RunSetup
+from .base import Batch, StepContext, register
+from .protected_attack import AttackOptions, ProtectedAttackMethod
 
 ORDERS = ("ascending", "descending", "random", "none")
 
 
 @dataclass
-class ASACOptions(MethodOptions):
-    attack: str = "fgsm"
+class ASACOptions(AttackOptions):
     eps: tuple[float, ...] = (0.0, 0.01, 0.001)
     alpha: float = 0.5
     order: str = "ascending"
-    steps: int = 10
-    step_size: float = 0.0  # 0: 2.5 * eps / steps
-    random_start: bool = True
-    classifier: str = "probe"  # probe | independent
-    classifier_run: str = ""  # with 'independent': a run whose target is the protected attribute
-    probe_epochs: int = 30
     cache_mb: float = 512.0
 
     def __post_init__(self) -> None:
-        if self.attack not in ("fgsm", "pgd"):
-            raise ConfigError(f"--attack must be fgsm or pgd, got {self.attack!r}")
+        super().__post_init__()
         if self.order not in ORDERS:
             raise ConfigError(f"--order must be one of {', '.join(ORDERS)}, got {self.order!r}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"--alpha must lie in [0, 1], got {self.alpha}")
-        eps = tuple(float(e) for e in self.eps)
-        if any(e < 0 or e > 1 for e in eps):
-            raise ConfigError(f"--eps values must lie in [0, 1], got {eps}")
         # eps = 0 (the clean image) is always part of the set, first (SPEC)
-        self.eps = (0.0, *[e for e in dict.fromkeys(eps) if e != 0.0])
-        if self.classifier not in ("probe", "independent"):
-            raise ConfigError(f"--classifier must be probe or independent, got {self.classifier!r}")
-        if self.classifier == "independent" and not self.classifier_run:
-            raise ConfigError("--classifier independent needs --classifier-run RUN (a run trained "
-                              "with the protected attribute as its target)")
+        self.eps = (0.0, *[e for e in dict.fromkeys(self.eps) if e != 0.0])
 
 
 def curriculum_order(ds: torch.Tensor, order: str, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -141,60 +119,11 @@ class _ASACs:
 
 
 @register
-class ASAC(Method):
+class ASAC(ProtectedAttackMethod):
     name = "asac"
     summary = "ASAC: fine-tune on adversarial counterfactuals of the protected attribute, curriculum by difficulty"
-    uses_protected = True
     Options = ASACOptions
     options: ASACOptions
-    #: the paper's fine-tuning budget (SPEC: 10 epochs, Adam 1e-3, clip 1.0, no schedule)
-    finetune_defaults: ClassVar[dict[str, Any]] = {"epochs": 10, "lr": 1e-3, "optimizer": "adam",
-                                                   "clip": 1.0, "schedule": "constant", "weight_decay": 0.0}
-
-    def __init__(self, options: MethodOptions | None = None):
-        super().__init__(options)
-        self.classifier: nn.Module | None = None
-        self.classifier_kind = ""
-
-    # -- C, fixed when fine-tuning starts -------------------------------------------------
-    def setup(self, model: nn.Module, run: RunSetup) -> None:
-        o = self.options
-        if o.classifier == "probe":
-            run.log("fitting the protected classifier C: a linear probe on a frozen copy of M's backbone")
-            batches = ((x, a) for x, a in run.train_batches())
-            self.classifier = probe_on_frozen_copy(model, batches, run.task.n_groups,
-                                                   epochs=o.probe_epochs, seed=run.cfg.seed)
-        else:
-            from ..trainer import load_run
-
-            ccfg, _, _, cmodel, _ = load_run(o.classifier_run, log=run.log)
-            if ccfg.target != run.cfg.protected:
-                raise ConfigError(f"--classifier-run {o.classifier_run} predicts '{ccfg.target}', "
-                                  f"not the protected attribute '{run.cfg.protected}'")
-            self.classifier = freeze(cmodel)
-        self.use_classifier(self.classifier, o.classifier, run.device)
-
-    def use_classifier(self, classifier: nn.Module, kind: str, device: torch.device) -> None:
-        """Adopt a frozen protected classifier C and build the attacks on it."""
-        o = self.options
-        self.classifier, self.classifier_kind = classifier.to(device), kind
-        self.fgsm = FGSM(self.classifier)
-        self.pgd = PGD(self.classifier, steps=o.steps, step_size=o.step_size or None,
-                       random_start=o.random_start)
-
-    def state_dict(self) -> dict[str, Any]:
-        assert self.classifier is not None
-        return {"kind": self.classifier_kind, "classifier": self.classifier.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any], model: nn.Module, run: RunSetup) -> None:
-        if state["kind"] == "probe":
-            c: nn.Module = ProbeClassifier(copy.deepcopy(model), run.task.n_groups)
-        else:
-            from ..trainer import load_run
-
-            c = load_run(self.options.classifier_run, log=run.log)[3]
-        c.load_state_dict(state["classifier"])
-        self.use_classifier(freeze(c), state["kind"], run.device)
 
     # -- one minibatch ----------------------------------------------------------------------
     def train_step(self, model: nn.Module, batch: Batch, ctx: StepContext) -> dict[str, float]:

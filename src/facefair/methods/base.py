@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -124,6 +125,12 @@ class Method(ABC):
 
     def load_state_dict(self, state: dict[str, Any], model: nn.Module, run: RunSetup) -> None:
         """Restore what :meth:`state_dict` saved (instead of calling :meth:`setup`)."""
+
+    def sample_weights(self, run: RunSetup) -> np.ndarray | None:
+        """Per-image sampling weights of the train split (``run.train_ds`` order), or None for
+        a plain shuffle. With weights, each epoch draws n images with replacement in
+        proportion to them, seeded by (seed, epoch) so that ``--resume`` replays it exactly."""
+        return None
 
     def param_groups(self, model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
         """Optimizer parameter groups; by default one group at the configured learning rate."""
