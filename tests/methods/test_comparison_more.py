@@ -92,7 +92,7 @@ def test_resampling_draws_every_class_group_cell_equally_often_and_repeats_by_se
     y, g = task.y[ds.indices], task.group[ds.indices]
     before = np.bincount(y * 2 + g, minlength=4) / len(y)
     assert before.max() > 3 * before.min()  # the planted bias
-    drawn = np.concatenate([sum(batch_order(len(ds), 64, True, 0, e, True, w), []) for e in range(5)])
+    drawn = np.concatenate([np.concatenate(batch_order(len(ds), 64, True, 0, e, True, w)) for e in range(5)])
     after = np.bincount(y[drawn] * 2 + g[drawn], minlength=4) / len(drawn)
     assert np.allclose(after, 0.25, atol=0.02)
     assert batch_order(len(ds), 64, True, 3, 1, True, w) == batch_order(len(ds), 64, True, 3, 1, True, w)
@@ -128,7 +128,7 @@ def test_adversarial_debias_step_applies_the_projected_update(criterion: str) ->
     la = F.cross_entropy(ref.adversary(logits, batch.y), batch.group)
     gp = torch.autograd.grad(lp, pred, retain_graph=True, allow_unused=True)
     ga = torch.autograd.grad(la, pred + adv, allow_unused=True)
-    z = lambda g, p: g if g is not None else torch.zeros_like(p)  # noqa: E731
+    z = lambda g, p: g if g is not None else torch.zeros_like(p)
     gp = [z(g, p) for g, p in zip(gp, pred, strict=True)]
     gap = [z(g, p) for g, p in zip(ga[:len(pred)], pred, strict=True)]
     expected = debiased_gradient(gp, gap, 0.7) + [z(g, p) for g, p in zip(ga[len(pred):], adv, strict=True)]
@@ -164,7 +164,7 @@ def test_fair_mixup_penalty_is_the_path_derivative_of_the_mean_score() -> None:
     (gx,) = torch.autograd.grad(positive_score(model(xt)).sum(), xt)
     analytic = (gx * (x0 - x1)).flatten(1).sum(1).mean()
     with torch.no_grad():
-        f = lambda s: positive_score(model(s * x0 + (1 - s) * x1)).mean()  # noqa: E731
+        f = lambda s: positive_score(model(s * x0 + (1 - s) * x1)).mean()
         numeric = (f(t + h) - f(t - h)) / (2 * h)
     assert float(analytic) == pytest.approx(float(numeric), rel=1e-4, abs=1e-8)
 

@@ -9,26 +9,18 @@ Where a label matches several runs of one setting (seeds), values are their mean
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError
+from .tables import load_metrics
 
 #: FineFACE Table 6/7 columns: (header, facefair metric)
 ATTRIBUTE_COLUMNS = (("Accuracy", "accuracy"), ("Max grp. Acc.", "best_group_accuracy"),
                      ("Min grp. Acc.", "worst_group_accuracy"), ("TPR", "tpr"),
                      ("Max grp. TPR", "best_group_tpr"), ("Min grp. TPR", "worst_group_tpr"),
                      ("DEO", "equal_opportunity_diff"), ("DEOdds", "equalized_odds_sum"))
-
-
-def _load(run: str | Path) -> dict[str, Any]:
-    path = Path(run) / "metrics.json"
-    if not path.is_file():
-        raise DataError(f"no metrics.json; run 'facefair evaluate {run}' first", path)
-    return json.loads(path.read_text())
 
 
 def _mean(vals: list[float | None]) -> float:
@@ -42,7 +34,7 @@ def _pct(v: float, digits: int = 2) -> str:
 
 def group_table(rows: dict[str, list[str | Path]]) -> str:
     """FineFACE Table 2 layout: per-group accuracy (%), Max/Min, Overall (%), DoB (%)."""
-    docs = {label: [_load(r) for r in runs] for label, runs in rows.items()}
+    docs = {label: [load_metrics(r) for r in runs] for label, runs in rows.items()}
     groups: list[str] = []
     for ds in docs.values():
         for d in ds:
@@ -65,7 +57,7 @@ def group_table(rows: dict[str, list[str | Path]]) -> str:
 def attribute_table(rows: dict[str, list[str | Path]]) -> str:
     """FineFACE Table 6/7 layout: each column averaged over the runs' target attributes (%),
     then Table 8: worst-group accuracy per attribute."""
-    docs = {label: [_load(r) for r in runs] for label, runs in rows.items()}
+    docs = {label: [load_metrics(r) for r in runs] for label, runs in rows.items()}
     lines = ["| setting | attributes | " + " | ".join(h for h, _ in ATTRIBUTE_COLUMNS) + " |",
              "|---|---|" + "---|" * len(ATTRIBUTE_COLUMNS)]
     per_attr: dict[str, dict[str, list[float]]] = {}

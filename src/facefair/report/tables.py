@@ -19,14 +19,24 @@ from ..metrics import METRIC_NAMES
 PAPER_ORDER = ("equalized_odds_mean", "equal_opportunity_diff", "demographic_parity_diff", "accuracy")
 
 
-def summarize_runs(runs: list[str | Path], metrics_file: str = "metrics.json") -> dict[str, Any]:
+def metrics_path(run: str | Path, metrics_file: str = "metrics.json") -> Path:
+    """A run folder's metrics file; a path to a ``.json`` file is taken as it is (a tagged
+    evaluation such as ``metrics-inference-conditional.json``)."""
+    path = Path(run)
+    return path if path.suffix == ".json" else path / metrics_file
+
+
+def load_metrics(run: str | Path) -> dict[str, Any]:
+    """The evaluation document of a run folder or metrics file, or a clear error."""
+    path = metrics_path(run)
+    if not path.is_file():
+        raise DataError(f"no {path.name}; run 'facefair evaluate {path.parent}' first", path)
+    return json.loads(path.read_text())
+
+
+def summarize_runs(runs: list[str | Path]) -> dict[str, Any]:
     """Mean, standard deviation and values of each metric over ``runs``."""
-    docs = []
-    for r in runs:
-        path = Path(r) / metrics_file
-        if not path.is_file():
-            raise DataError(f"no {metrics_file}; run 'facefair evaluate {r}' first", path)
-        docs.append(json.loads(path.read_text())["metrics"])
+    docs = [load_metrics(r)["metrics"] for r in runs]
     out: dict[str, Any] = {"n": len(docs), "runs": [str(r) for r in runs], "metrics": {}}
     for k in METRIC_NAMES:
         vals = [d[k] for d in docs if d.get(k) is not None]
@@ -54,16 +64,21 @@ def seed_table(rows: dict[str, list[str | Path]], metrics: tuple[str, ...] | Non
 def parse_rows(specs: list[str], log: Any = None) -> dict[str, list[str]]:
     """``['Base=runs/base-s*', ...]`` -> {label: sorted evaluated run folders}.
 
-    Folders without ``metrics.json`` (a sweep still running) are left out and named through
-    ``log``; a label with no evaluated run is an error.
+    ``LABEL=GLOB::FILE`` reads each folder's ``FILE`` instead of ``metrics.json`` (an
+    evaluation with another inference rule) and yields those file paths. Folders without the
+    file (a sweep still running) are left out and named through ``log``; a label with no
+    evaluated run is an error.
     """
     rows: dict[str, list[str]] = {}
     for spec in specs:
         if "=" not in spec:
             raise ConfigError(f"expected LABEL=GLOB, got {spec!r}")
         label, pattern = spec.split("=", 1)
+        pattern, _, metrics_file = pattern.partition("::")
         found = sorted(p for p in glob.glob(pattern) if Path(p).is_dir())
-        runs = [p for p in found if (Path(p) / "metrics.json").is_file()]
+        if metrics_file:
+            found = [str(Path(p) / metrics_file) for p in found]
+        runs = [p for p in found if metrics_path(p).is_file()]
         if not runs:
             raise ConfigError(f"{label}: no evaluated run folders match {pattern!r}")
         if log is not None and len(runs) < len(found):
