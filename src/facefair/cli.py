@@ -251,9 +251,10 @@ def cmd_methods(args: argparse.Namespace) -> int:
             print("trainer defaults (override with the usual flags): "
                   + ", ".join(f"{k}={v}" for k, v in defaults.items()))
         return 0
-    for name, cls in methods.items():
+    width = max(map(len, methods))
+    for name, cls in sorted(methods.items()):
         labels = "uses protected labels" if cls.uses_protected else "no protected labels"
-        print(f"{name:<12} {cls.summary} ({labels})")
+        print(f"{name:<{width}}  {cls.summary} ({labels})")
     return 0
 
 
