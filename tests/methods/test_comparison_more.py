@@ -262,3 +262,15 @@ def test_zhang_sang_mitigates_a_trained_run_and_resumes_exactly(tmp_path) -> Non
     train(cfg, tmp_path / "cut", log=quiet, stop_after_steps=3)  # killed after 3 steps
     mitigate("zhang_sang", tmp_path / "base", tmp_path / "cut", opts, resume=True, log=quiet)
     assert _same_weights(tmp_path / "full", tmp_path / "cut")
+
+
+def test_adversarial_debias_fine_tunes_a_trained_run_with_a_fresh_adversary(tmp_path) -> None:
+    train(_cfg("erm"), tmp_path / "base", log=quiet)
+    notes: list[str] = []
+    mitigate("adversarial_debias", tmp_path / "base", tmp_path / "adv", epochs=1, log=notes.append)
+    assert any("adversary.* start fresh" in n for n in notes)
+    base = torch.load(tmp_path / "base" / "checkpoints" / "best.pt", weights_only=True)
+    start = mitigation_config("adversarial_debias", tmp_path / "base", epochs=1)
+    assert start.init == str(tmp_path / "base")
+    tuned = torch.load(tmp_path / "adv" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert set(tuned) == set(base) | {k for k in tuned if k.startswith("adversary.")}

@@ -89,6 +89,7 @@ class AdversarialDebias(Method):
     uses_protected = True
     Options = AdversarialDebiasOptions
     options: AdversarialDebiasOptions
+    fresh_on_init = ("adversary.",)  # mitigate: the base run has no adversary
 
     def build_model(self, cfg: TrainConfig, task: Task) -> nn.Module:
         model = super().build_model(cfg, task)

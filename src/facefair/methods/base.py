@@ -108,6 +108,9 @@ class Method(ABC):
     Options: ClassVar[type[MethodOptions]] = MethodOptions
     #: trainer settings a run of this method gets unless the user sets them (the paper's)
     train_defaults: ClassVar[dict[str, Any]] = {}
+    #: state_dict key prefixes of parts a trained run does not have (an adversary), which
+    #: start fresh when ``mitigate`` initialises the model from that run
+    fresh_on_init: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: MethodOptions | None = None):
         self.options = options if options is not None else self.Options()
