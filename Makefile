@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(BIN)/facefair demo --out demo-output
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q tests
 
 clean:

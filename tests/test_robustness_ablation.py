@@ -9,10 +9,10 @@ import pytest
 
 from facefair import TrainConfig, train
 from facefair.ablation import parse_vary
+from facefair.analysis.robustness import robustness
 from facefair.cli import main
 from facefair.errors import ConfigError
 from facefair.mitigation import mitigate
-from facefair.analysis.robustness import robustness
 
 
 def quiet(*_: object) -> None:

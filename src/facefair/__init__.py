@@ -45,7 +45,7 @@ _LAZY = {
     "ConfigError": "facefair.errors",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY]  # noqa: PLE0604 - the lazy names are strings
 
 
 def __getattr__(name: str) -> Any:

@@ -41,7 +41,7 @@ def random_predictions(n: int, n_groups: int, seed: int) -> tuple[np.ndarray, np
 def test_agrees_with_fairlearn(n_groups: int, seed: int) -> None:
     y, pred, group = random_predictions(3000, n_groups, seed)
     m = fairness_report(y, pred, group).overall
-    kw = dict(y_true=y, y_pred=pred, sensitive_features=group)
+    kw = {"y_true": y, "y_pred": pred, "sensitive_features": group}
     assert m["demographic_parity_diff"] == pytest.approx(demographic_parity_difference(**kw), abs=1e-12)
     assert m["equal_opportunity_diff"] == pytest.approx(equal_opportunity_difference(**kw), abs=1e-12)
     assert m["equalized_odds_mean"] == pytest.approx(equalized_odds_difference(**kw, agg="mean"), abs=1e-12)
@@ -61,7 +61,7 @@ def counts_from_accuracies(accs_percent: list[float], n: int = 1000) -> tuple[np
     """Predictions whose group accuracies are exactly the given percentages."""
     y, pred, group = [], [], []
     for g, a in enumerate(accs_percent):
-        correct = int(round(a * n / 100))
+        correct = round(a * n / 100)
         y += [1] * n
         pred += [1] * correct + [0] * (n - correct)
         group += [g] * n

@@ -16,9 +16,9 @@ from facefair.metrics import fairness_report, read_predictions
 
 
 def small_config(**kw) -> TrainConfig:
-    base = dict(dataset="synthetic", target="smile", protected="group", arch="tiny", size=32,
-                dataset_options={"n_train": 512, "n_val": 128, "n_test": 256, "correlation": 0.8},
-                epochs=2, batch_size=64, lr=3e-3, progress=False)
+    base = {"dataset": "synthetic", "target": "smile", "protected": "group", "arch": "tiny", "size": 32,
+                "dataset_options": {"n_train": 512, "n_val": 128, "n_test": 256, "correlation": 0.8},
+                "epochs": 2, "batch_size": 64, "lr": 3e-3, "progress": False}
     base.update(kw)
     return TrainConfig(**base)
 

@@ -131,7 +131,7 @@ def random_split(n: int, seed: int, val_fraction: float = 0.1, test_fraction: fl
     """A seeded train/val/test assignment for datasets that ship without a split."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
-    n_val, n_test = int(round(val_fraction * n)), int(round(test_fraction * n))
+    n_val, n_test = round(val_fraction * n), round(test_fraction * n)
     split = np.zeros(n, dtype=np.int64)
     split[order[:n_val]] = 1
     split[order[n_val:n_val + n_test]] = 2

@@ -70,7 +70,7 @@ def load_fairface(root: str | Path, val_fraction: float = 0.1, split_seed: int =
     all_rows = rows[0] + rows[1]
     split = np.concatenate([np.zeros(len(rows[0]), np.int64), np.full(len(rows[1]), 2, np.int64)])
     rng = np.random.default_rng(split_seed)
-    n_val = int(round(val_fraction * len(rows[0])))
+    n_val = round(val_fraction * len(rows[0]))
     split[rng.choice(len(rows[0]), size=n_val, replace=False)] = 1
     labels, classes = {}, {}
     for col in ("gender", "race", "age"):

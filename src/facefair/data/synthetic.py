@@ -51,7 +51,7 @@ def render_faces(smile: np.ndarray, group: np.ndarray, hair: np.ndarray, size: i
     eye_dy = rng.uniform(0.06, 0.10, n).astype(np.float32)
     for s in range(0, n, 256):
         e = min(n, s + 256)
-        P = lambda a: a[s:e, None, None]
+        P = lambda a, s=s, e=e: a[s:e, None, None]
         dx, dy = xx[None] - P(cx), yy[None] - P(cy)
         face = _soft(np.sqrt((dx / P(rx)) ** 2 + (dy / P(ry)) ** 2) - 1.0, px / P(rx))
         hair_m = face * _soft(dy + P(ry) * 0.55, px)  # top cap of the face oval
