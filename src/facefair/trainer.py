@@ -230,13 +230,14 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
         if init_path.is_dir():
             init_path = init_path / "checkpoints" / "best.pt"
         state = load_checkpoint(init_path)
-        fresh = tuple(method.fresh_on_init)
-        keep = {k: v for k, v in model.state_dict().items() if k.startswith(fresh)} if fresh else {}
+        fresh = method.fresh_on_init  # parts the trained run lacks keep their initial values
+        state = {**{k: v for k, v in state.items() if not k.startswith(fresh)},
+                 **{k: v for k, v in model.state_dict().items() if k.startswith(fresh)}}
         try:
-            model.load_state_dict({**keep, **{k: v for k, v in state.items() if not (fresh and k.startswith(fresh))}})
+            model.load_state_dict(state)
         except RuntimeError as e:
             raise DataError(f"weights do not fit this model: {str(e).splitlines()[0]}", init_path) from None
-        log(f"initialised the model from {init_path}" + (f" ({', '.join(fresh)}* start fresh)" if keep else ""))
+        log(f"initialised the model from {init_path}" + (f" ({', '.join(fresh)}* start fresh)" if fresh else ""))
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
