@@ -142,16 +142,33 @@ def build_parser() -> argparse.ArgumentParser:
                         "outputs get a tag: metrics-inference-raw.json")
     p.add_argument("--no-progress", action="store_true")
 
-    p = sub.add_parser("explain", help="attribution pictures (CAMs) of a run's images, optionally beside another run")
+    p = sub.add_parser("explain", help="attribution pictures (Integrated Gradients, CAMs) of a run's images, "
+                                       "optionally beside another run")
     p.add_argument("run", help="run folder")
-    p.add_argument("--method", default="cam", choices=("cam",),
-                   help="cam: FineFACE's per-expert and overall maps, or a linear-head model's CAM")
-    p.add_argument("--compare", default=None, metavar="RUN", help="a second run drawn beside (e.g. the baseline)")
+    p.add_argument("--method", default="cam", choices=("ig", "cam"),
+                   help="ig: Integrated Gradients of the explained logit (Captum); cam: FineFACE's per-expert "
+                        "and overall maps, Grad-CAM for other models (default cam)")
+    p.add_argument("--compare", default=None, metavar="RUN",
+                   help="a reference run drawn first in each row (e.g. the model before mitigation)")
+    p.add_argument("--class", dest="explain_class", default="positive", choices=("positive", "pred", "true"),
+                   help="whose logit: the attribute present (e.g. Smiling), the prediction, or the true label")
     p.add_argument("--ids", default=None, help="comma-separated image ids (default: a seeded sample)")
     p.add_argument("--n", type=int, default=6, help="images to sample when --ids is not given (default 6)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=32, help="IG: interpolation steps (default 32)")
+    p.add_argument("--baseline", default="black", choices=("black", "gray", "white"), help="IG: baseline image")
+    p.add_argument("--batch-size", type=int, default=16, help="images per pass (default 16)")
+    p.add_argument("--internal-batch-size", type=int, default=64,
+                   help="IG: interpolated images per forward/backward; bounds memory (default 64)")
     p.add_argument("--out", default=None, help="output folder (default RUN/explain)")
+
+    p = sub.add_parser("report", help="one self-contained HTML page of runs: metrics with intervals, the papers' "
+                                      "tables, per-group charts, trade-off, robustness, explanations")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="evaluated run folders, or LABEL=GLOB for the seeds of one setting")
+    p.add_argument("--out", default="report.html", help="the HTML file to write (default report.html)")
+    p.add_argument("--title", default="facefair report")
 
     p = sub.add_parser("metrics", help="every fairness metric from a predictions CSV (no model, no torch)")
     p.add_argument("csv", help="CSV with columns y, group, pred (and optional score, id)")
@@ -166,8 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("table", help="tables over evaluated runs: LABEL=GLOB of run folders")
     p.add_argument("rows", nargs="+", metavar="LABEL=GLOB", help='e.g. "Base=runs/base-s*"')
-    p.add_argument("--layout", default="seeds", choices=("seeds", "groups", "attributes"),
-                   help="seeds: mean ± sd of every metric (ASAC Table 1 order); groups: per-group "
+    p.add_argument("--layout", default="seeds", choices=("seeds", "asac", "groups", "attributes"),
+                   help="seeds: mean ± sd of every metric (ASAC Table 1 order); asac: ASAC Table 1 per target; groups: per-group "
                         "accuracy, Max/Min, Overall, DoB (FineFACE Table 2); attributes: means over "
                         "target attributes (FineFACE Tables 6-8)")
 
@@ -385,9 +402,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain_run
 
     ids = [i for i in args.ids.split(",") if i] if args.ids else None
+    opts = {"steps": args.steps, "baseline": args.baseline, "internal_batch_size": args.internal_batch_size}
     png = explain_run(args.run, args.method, compare=args.compare, ids=ids, n=args.n, split=args.split,
-                      seed=args.seed, out=args.out)
+                      seed=args.seed, out=args.out, batch_size=args.batch_size, explain_class=args.explain_class,
+                      **(opts if args.method == "ig" else {}))
     print(f"wrote {png} and {png.with_suffix('.json')}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report.html import write_report
+
+    path = write_report(args.runs, args.out, args.title)
+    print(f"wrote {path}")
     return 0
 
 
@@ -406,10 +433,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from .report.paper_tables import attribute_table, group_table
+    from .report.paper_tables import asac_table, attribute_table, group_table
     from .report.tables import parse_rows, seed_table
 
-    layout = {"seeds": seed_table, "groups": group_table, "attributes": attribute_table}[args.layout]
+    layout = {"seeds": seed_table, "asac": asac_table, "groups": group_table, "attributes": attribute_table}[args.layout]
     print(layout(parse_rows(args.rows, log=lambda m: print(m, file=sys.stderr))), end="")
     return 0
 
@@ -422,7 +449,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"datasets": cmd_datasets, "methods": cmd_methods, "prepare": cmd_prepare,
-            "train": cmd_train, "mitigate": cmd_mitigate, "ablate": cmd_ablate, "robustness": cmd_robustness, "evaluate": cmd_evaluate, "explain": cmd_explain, "metrics": cmd_metrics, "table": cmd_table, "demo": cmd_demo}
+            "train": cmd_train, "mitigate": cmd_mitigate, "ablate": cmd_ablate, "robustness": cmd_robustness, "evaluate": cmd_evaluate, "explain": cmd_explain, "report": cmd_report, "metrics": cmd_metrics, "table": cmd_table, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -89,7 +89,7 @@ def robustness(run: str | Path, base: str | Path | None = None, eps: Sequence[fl
     return doc
 
 
-def plot_robustness(doc: dict[str, Any], path: Path) -> None:
+def robustness_figure(doc: dict[str, Any]) -> Any:
     """Two panels: M's true-class probability, and flip shares of M and C, against eps."""
     import matplotlib
 
@@ -111,5 +111,13 @@ def plot_robustness(doc: dict[str, Any], path: Path) -> None:
     r.legend()
     fig.suptitle(f"ASAC robustness ({doc['attack']}, {doc['n']} test images)")
     fig.tight_layout()
+    return fig
+
+
+def plot_robustness(doc: dict[str, Any], path: Path) -> None:
+    """:func:`robustness_figure` saved as a PNG."""
+    import matplotlib.pyplot as plt
+
+    fig = robustness_figure(doc)
     fig.savefig(path, dpi=110)
     plt.close(fig)

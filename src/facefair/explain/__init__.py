@@ -1,7 +1,9 @@
-"""Explanations: class activation maps (FineFACE experts, CAM of a linear-head model) and
-their pictures. Integrated Gradients comes through Captum."""
+"""Explanations: Integrated Gradients (Captum), FineFACE's per-expert CAMs, Grad-CAM of other
+models, and their pictures (one explainer class per method over :class:`Explainer`)."""
 
-from .cam import model_cams
-from .run import explain_run
+from .base import Explainer
+from .cam import CAMExplainer, model_cams
+from .ig import IntegratedGradientsExplainer
+from .run import EXPLAINERS, explain_run
 
-__all__ = ["explain_run", "model_cams"]
+__all__ = ["EXPLAINERS", "CAMExplainer", "Explainer", "IntegratedGradientsExplainer", "explain_run", "model_cams"]

@@ -1,5 +1,5 @@
 """Pictures of attributions: a grid with one row per image, the image first, then each map
-drawn over it (a colour map with transparency), as in FineFACE Figure 3 / ASAC Figure 3."""
+drawn over it (a jet colour map whose opacity grows with the map's value), as in FineFACE Figure 3 / ASAC Figure 3."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import torch
 
 
 def overlay_grid(images: torch.Tensor, columns: Sequence[tuple[str, torch.Tensor]], path: Path,
-                 row_labels: Sequence[str] = (), title: str = "", alpha: float = 0.5) -> Path:
+                 row_labels: Sequence[str] = (), title: str = "", alpha: float = 0.75) -> Path:
     """Save a PNG grid: ``images`` (B, 3, H, W) in [0, 1], and per column a title and (B, H, W) maps."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    cmap = plt.get_cmap("jet")
     b = images.shape[0]
     ncol = 1 + len(columns)
     fig, axes = plt.subplots(b, ncol, figsize=(1.6 * ncol, 1.6 * b + (0.4 if title else 0)), squeeze=False)
@@ -28,7 +29,10 @@ def overlay_grid(images: torch.Tensor, columns: Sequence[tuple[str, torch.Tensor
             axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
         for j, (name, maps) in enumerate(columns, start=1):
             axes[i, j].imshow(pix[i])
-            axes[i, j].imshow(np.asarray(maps[i].detach().float().cpu()), cmap="jet", alpha=alpha, vmin=0, vmax=1)
+            m = np.asarray(maps[i].detach().float().clamp(0, 1).cpu())
+            rgba = cmap(m)
+            rgba[..., 3] = alpha * m  # weak evidence stays see-through, so the face shows
+            axes[i, j].imshow(rgba)
         for j in range(ncol):
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])

@@ -1,8 +1,10 @@
-"""``facefair explain RUN``: attribution pictures of a run's test images (optionally beside
-a second run, e.g. the baseline or the model before mitigation), PNG + JSON.
+"""``facefair explain RUN --method ig|cam``: attribution pictures of a run's test images,
+optionally beside a reference run (the model before mitigation, a baseline), PNG + JSON.
 
 Images are chosen by id (``ids``) or as a seeded sample of the split; maps are computed in
-batches of ``batch_size`` so memory stays bounded for many images.
+batches of ``batch_size`` images (IG additionally chunks its interpolation steps), so memory
+stays bounded for many or large images. With ``compare`` the reference's columns come first,
+so a row reads before -> after, as in the ASAC paper's Figure 3.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ import torch
 from ..data.loader import SplitImages, to_input
 from ..errors import ConfigError
 from ..trainer import load_run
-from .cam import model_cams
+from .base import Explainer
+from .cam import CAMExplainer
 from .figures import overlay_grid
+from .ig import IntegratedGradientsExplainer
 
-METHODS = ("cam",)
+EXPLAINERS: dict[str, type[Explainer]] = {e.name: e for e in (IntegratedGradientsExplainer, CAMExplainer)}
+METHODS = tuple(EXPLAINERS)
 
 
 def pick_images(task: Any, split: str, ids: Sequence[str] | None, n: int, seed: int) -> np.ndarray:
@@ -36,42 +41,71 @@ def pick_images(task: Any, split: str, ids: Sequence[str] | None, n: int, seed: 
     return task.indices(split, n, seed)
 
 
+def make_explainer(method: str, run_method: Any, model: torch.nn.Module, explain_class: str,
+                   options: dict[str, Any]) -> Explainer:
+    """The named explainer; ``options`` go to its constructor (IG: steps, baseline, internal_batch_size)."""
+    if method not in EXPLAINERS:
+        raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    cls = EXPLAINERS[method]
+    kwargs = options if cls is IntegratedGradientsExplainer else {}
+    return cls(run_method, model, explain_class, **kwargs)  # type: ignore[call-arg]
+
+
 def explain_run(run: str | Path, method: str = "cam", compare: str | Path | None = None,
                 ids: Sequence[str] | None = None, n: int = 6, split: str = "test", seed: int = 0,
-                out: str | Path | None = None, batch_size: int = 32, log: Any = print) -> Path:
-    """Write ``<out>/<method>.png`` (one row per image) and ``<method>.json``; returns the PNG."""
-    if method not in METHODS:
+                out: str | Path | None = None, batch_size: int = 16, explain_class: str = "positive",
+                log: Any = print, **options: Any) -> Path:
+    """Write ``<out>/<method>.png`` (one row per image) and ``<method>.json``; returns the PNG.
+
+    ``out`` defaults to ``RUN/explain``, where ``facefair report`` finds the pictures.
+    """
+    if method not in EXPLAINERS:
         raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    if batch_size < 1:
+        raise ConfigError("--batch-size must be at least 1")
     run = Path(run)
     out = Path(out) if out else run / "explain"
-    cfg, task, _, model, device = load_run(run, log=log)
+    cfg, task, run_method, model, device = load_run(run, log=log)
     idx = pick_images(task, split, ids, n, seed)
     ds = SplitImages(task, idx, cfg.size)
-    models = [(run.name or str(run), model, device)]
+    models = [(run.name or str(run), run_method, model, device)]
     if compare is not None:
-        ccfg, _, _, cmodel, cdev = load_run(compare, log=log)
+        ccfg, _, cmethod, cmodel, cdev = load_run(compare, log=log)
         if ccfg.size != cfg.size or ccfg.dataset != cfg.dataset:
             raise ConfigError(f"{compare} ({ccfg.dataset}, {ccfg.size} px) does not match {run} "
                               f"({cfg.dataset}, {cfg.size} px); compare runs on the same data and size")
-        models.append((Path(compare).name or str(compare), cmodel, cdev))
-    images, columns = [], {}
+        models.insert(0, (Path(compare).name or str(compare), cmethod, cmodel, cdev))
+    explainers = [(label, make_explainer(method, m, mdl.eval(), explain_class, options), dev)
+                  for label, m, mdl, dev in models]
+    images: list[torch.Tensor] = []
+    columns: dict[str, list[torch.Tensor]] = {}
+    scores: dict[str, list[float]] = {label: [] for label, _, _ in explainers}
     for start in range(0, len(idx), batch_size):
         b = ds[list(range(start, min(start + batch_size, len(idx))))]
         x = to_input(b["x"], "cpu")
         images.append(x)
-        for label, m, dev in models:
-            for name, maps in model_cams(m, x.to(dev)).items():
-                key = f"{label}:\n{name}" if len(models) > 1 else name
+        for label, ex, dev in explainers:
+            xd, y, g = x.to(dev), b["y"].to(dev), b["group"].to(dev)
+            with torch.no_grad():
+                scores[label] += ex.forward(xd, g).softmax(1)[:, 1].tolist()
+            for name, maps in ex(xd, y, g).items():
+                key = f"{label}:\n{name}" if len(explainers) > 1 else name
                 columns.setdefault(key, []).append(maps.cpu())
     x = torch.cat(images)
     cols = [(k, torch.cat(v)) for k, v in columns.items()]
     img_ids = [str(task.data.ids[i]) for i in idx]
+    positive = task.y_classes[1]
     labels = [f"{i}\n{task.y_classes[task.y[j]]}, {task.group_classes[task.group[j]]}" for i, j in zip(img_ids, idx)]
-    title = f"{method.upper()}: {cfg.target} ({cfg.method}, {cfg.arch} {cfg.size}px)" + (
-        f" vs {models[1][0]}" if compare is not None else "")
+    what = {"positive": f"'{positive}'", "pred": "predicted class", "true": "true class"}[explain_class]
+    title = (f"{method.upper()} of the {what} logit: {cfg.target} ({cfg.arch} {cfg.size}px); "
+             + " | ".join(f"{lb} ({m.name})" for lb, m, _, _ in models))
     png = overlay_grid(x, cols, out / f"{method}.png", labels, title)
     doc = {"run": str(run), "compare": str(compare) if compare else None, "method": method,
-           "ids": img_ids, "columns": [k for k, _ in cols], "png": png.name}
+           "explained_class": explain_class, "options": options, "target": cfg.target,
+           "ids": img_ids, "labels": [task.y_classes[task.y[j]] for j in idx],
+           "groups": [task.group_classes[task.group[j]] for j in idx],
+           "scores": {lb: [round(s, 4) for s in v] for lb, v in scores.items()},
+           "score_of": positive, "columns": [k for k, _ in cols], "png": png.name}
     tmp = out / f".{method}.json.tmp"
     tmp.write_text(json.dumps(doc, indent=2))
     os.replace(tmp, out / f"{method}.json")

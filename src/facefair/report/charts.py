@@ -1,0 +1,113 @@
+"""The report's charts as PNG bytes (matplotlib, headless): per-group accuracy and TPR bars
+with their bootstrap intervals, and the accuracy-fairness trade-off with its Pareto front."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def png_bytes(fig: Any, dpi: int = 100) -> bytes:
+    """Render and close a figure."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
+    """Which (gap, accuracy) points no other point dominates (gap no larger and accuracy no
+    smaller, one of them strictly): the runs worth choosing between. NaN points are never on it."""
+    ok = [not (math.isnan(g) or math.isnan(a)) for g, a in points]
+    front = []
+    for i, (g, a) in enumerate(points):
+        if not ok[i]:
+            front.append(False)
+            continue
+        dominated = any(ok[j] and g2 <= g and a2 >= a and (g2 < g or a2 > a)
+                        for j, (g2, a2) in enumerate(points) if j != i)
+        front.append(not dominated)
+    return front
+
+
+def group_bars(runs: Sequence[tuple[str, list[dict[str, Any]]]], title: str = "") -> bytes:
+    """Two panels, accuracy and TPR per protected group, one bar per run, with 95% CI whiskers.
+
+    ``runs``: (label, the ``groups`` list of a metrics.json) pairs.
+    """
+    plt = _plt()
+    groups: list[str] = []
+    for _, gs in runs:
+        groups += [g["group"] for g in gs if g["group"] not in groups]
+    n = max(len(runs), 1)
+    width = 0.8 / n
+    fig, axes = plt.subplots(1, 2, figsize=(max(6.0, 1.3 * len(groups) * n ** 0.5 + 3), 3.4))
+    for ax, key, name in ((axes[0], "accuracy", "accuracy"), (axes[1], "tpr", "true positive rate")):
+        for i, (label, gs) in enumerate(runs):
+            by = {g["group"]: g for g in gs}
+            vals, lo, hi = [], [], []
+            for grp in groups:
+                g = by.get(grp, {})
+                v = g.get(key)
+                v = math.nan if v is None else float(v)
+                ci = g.get(f"{key}_ci") or [v, v]
+                vals.append(v)
+                lo.append(max(0.0, v - ci[0]) if ci[0] is not None and not math.isnan(v) else 0.0)
+                hi.append(max(0.0, ci[1] - v) if ci[1] is not None and not math.isnan(v) else 0.0)
+            xs = [k + (i - (n - 1) / 2) * width for k in range(len(groups))]
+            ax.bar(xs, vals, width, yerr=[lo, hi], capsize=2, label=label)
+        finite = [float(g[key]) for _, gs in runs for g in gs if g.get(key) is not None]
+        bottom = max(0.0, min(finite, default=0.0) - 0.15)
+        ax.set_ylim(bottom, 1.0)
+        ax.set_xticks(range(len(groups)), groups, rotation=30 if len(groups) > 3 else 0, ha="right" if len(groups) > 3 else "center")
+        ax.set_ylabel(name)
+        ax.set_title(f"{name} per group", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[1].legend(fontsize=7, loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return png_bytes(fig)
+
+
+def tradeoff_scatter(points: Sequence[tuple[str, dict[str, float]]],
+                     gaps: Sequence[tuple[str, str]], title: str = "") -> bytes:
+    """Accuracy against each fairness gap (one panel per gap), Pareto front drawn as a step line.
+
+    ``points``: (label, metrics) pairs; ``gaps``: (metric name, axis label) pairs.
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(gaps), figsize=(4.6 * len(gaps), 3.8), squeeze=False)
+    for ax, (key, name) in zip(axes[0], gaps):
+        pts = [(float(m.get(key, math.nan) if m.get(key) is not None else math.nan),
+                float(m.get("accuracy", math.nan))) for _, m in points]
+        front = pareto_front(pts)
+        for (label, _), (g, a), f in zip(points, pts, front):
+            if math.isnan(g) or math.isnan(a):
+                continue
+            ax.scatter([g], [a], s=60 if f else 30, marker="o" if f else "x", zorder=3)
+            ax.annotate(label, (g, a), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        fp = sorted((p for p, f in zip(pts, front) if f))
+        if fp:
+            ax.step([p[0] for p in fp], [p[1] for p in fp], where="post", color="gray", ls="--",
+                    lw=1, label="Pareto front")
+            ax.legend(fontsize=7, loc="lower right")
+        ax.margins(0.2)
+        ax.set_xlabel(f"{name} (lower is fairer)")
+        ax.set_ylabel("accuracy")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return png_bytes(fig)

@@ -1,0 +1,292 @@
+"""``facefair report RUN [RUN ...] --out report.html``: one self-contained HTML page.
+
+Everything a reader needs sits in the file: CSS inline, charts and explanation pictures as
+base64 ``data:`` PNGs, no script and no link to anything outside, so it opens offline and
+can be mailed. Sections: the runs and their configs; every SPEC metric with its bootstrap
+interval; the same numbers as ASAC Table 1 and FineFACE Tables 2, 6 and 8; per-group
+accuracy and TPR bars; accuracy against fairness with the Pareto front across runs; ASAC
+robustness curves; explanation pictures. Every string that comes from data or a config
+(group names, ids, labels, paths) goes through :func:`html.escape`.
+
+Runs are named as in ``facefair table``: a run folder (its name is the label) or
+``LABEL=GLOB`` for the seeds of one setting (tables show their mean; the per-run metric table
+lists each seed with its interval).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import glob
+import html
+import json
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..metrics import METRIC_NAMES
+from ..metrics.fairness import LOWER_IS_BETTER
+from .charts import group_bars, png_bytes, tradeoff_scatter
+from .paper_tables import Table, asac_tables, attribute_tables, group_table_data
+from .tables import load_metrics
+
+#: the name each metric has in the papers (SPEC's table)
+PAPER_NAMES = {
+    "accuracy": "ACC / Accuracy", "demographic_parity_diff": "DDP (ASAC)",
+    "equal_opportunity_diff": "DEOp (ASAC) / DEO (FineFACE)", "equalized_odds_mean": "DEO (ASAC)",
+    "equalized_odds_sum": "DEOdds (FineFACE)", "best_group_accuracy": "Max grp. Acc.",
+    "worst_group_accuracy": "Min grp. Acc.", "accuracy_ratio": "Max/Min", "degree_of_bias": "DoB",
+    "tpr": "TPR", "best_group_tpr": "Max grp. TPR", "worst_group_tpr": "Min grp. TPR",
+}
+TRADEOFF_GAPS = (("equalized_odds_mean", "DEO = mean of TPR and FPR gaps"),
+                 ("demographic_parity_diff", "DDP = selection-rate gap"))
+CONFIG_KEYS = ("method", "dataset", "target", "protected", "arch", "size", "epochs", "seed")
+
+
+@dataclass
+class RunDoc:
+    """What the report reads of one run folder."""
+
+    label: str
+    path: Path
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    robustness: dict[str, Any] | None = None
+    explanations: list[tuple[dict[str, Any], bytes]] = field(default_factory=list)
+    setting: str = ""  # the label of the setting (seeds) this run belongs to
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON (line {e.lineno}): {e.msg}") from None
+
+
+def load_run_doc(label: str, path: Path, setting: str = "") -> RunDoc:
+    """A run folder's config, evaluation, robustness curves and explanation pictures."""
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"{path}: no config.json; not a run folder")
+    doc = RunDoc(label, path, _read_json(path / "config.json"), load_metrics(path), setting=setting or label)
+    if (path / "robustness.json").is_file():
+        doc.robustness = _read_json(path / "robustness.json")
+    for j in sorted((path / "explain").glob("*.json")):
+        meta = _read_json(j)
+        png = j.parent / str(meta.get("png", ""))
+        if png.is_file() and png.parent == j.parent:
+            doc.explanations.append((meta, png.read_bytes()))
+    return doc
+
+
+def collect(specs: list[str]) -> list[list[RunDoc]]:
+    """Settings (lists of runs) from run folders or ``LABEL=GLOB`` specs; labels stay unique."""
+    settings: list[list[RunDoc]] = []
+    seen: set[str] = set()
+    for spec in specs:
+        if "=" in spec and not Path(spec).is_dir():
+            label, pattern = spec.split("=", 1)
+            found = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_dir())
+            if not found:
+                raise ConfigError(f"{label}: no run folders match {pattern!r}")
+        else:
+            path = Path(spec)
+            if not path.is_dir():
+                raise ConfigError(f"{spec}: no such run folder")
+            label, found = path.resolve().name, [path]
+        base, k = label, 2
+        while label in seen:
+            label, k = f"{base} ({k})", k + 1
+        seen.add(label)
+        settings.append([load_run_doc(label if len(found) == 1 else f"{label} [{p.name}]", p, label)
+                         for p in found])
+    if not settings:
+        raise ConfigError("name at least one run folder")
+    return settings
+
+
+# -- HTML pieces ----------------------------------------------------------------------------
+
+def esc(v: Any) -> str:
+    return html.escape(str(v), quote=True)
+
+
+def img(data: bytes, alt: str) -> str:
+    return f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}" alt="{esc(alt)}">'
+
+
+def table_html(t: Table, cls: str = "") -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in t.header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in t.rows)
+    title = f"<h3>{esc(t.title)}</h3>" if t.title else ""
+    return f'{title}<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _fmt(v: Any) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+
+def _mean(vals: list[Any]) -> float:
+    vals = [v for v in vals if v is not None]
+    return sum(vals) / len(vals) if vals else math.nan
+
+
+def metric_table(runs: list[RunDoc]) -> Table:
+    """Every SPEC metric (rows) of every run (columns): value and its bootstrap interval."""
+    t = Table(["metric", "paper name", *[r.label for r in runs]])
+    for k in METRIC_NAMES:
+        arrow = " ↓" if k in LOWER_IS_BETTER else " ↑"
+        cells = []
+        for r in runs:
+            v = r.metrics["metrics"].get(k)
+            ci = (r.metrics.get("ci") or {}).get(k)
+            cells.append(_fmt(v) + (f" [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else ""))
+        t.rows.append([k + arrow, PAPER_NAMES.get(k, ""), *cells])
+    return t
+
+
+def runs_table(runs: list[RunDoc]) -> Table:
+    t = Table(["run", "folder", *CONFIG_KEYS, "test images", "init from"])
+    for r in runs:
+        c = r.config
+        t.rows.append([r.label, str(r.path), *[str(c.get(k, "")) for k in CONFIG_KEYS],
+                       str(r.metrics.get("n", "")), Path(c["init"]).name if c.get("init") else ""])
+    return t
+
+
+def _blocks(settings: list[list[RunDoc]]) -> dict[tuple[str, str, str], list[list[RunDoc]]]:
+    """Settings grouped by (dataset, target, protected): charts compare like with like."""
+    out: dict[tuple[str, str, str], list[list[RunDoc]]] = defaultdict(list)
+    for s in settings:
+        m = s[0].metrics
+        out[(str(m.get("dataset", "?")), str(m.get("target", "?")), str(m.get("protected", "?")))].append(s)
+    return out
+
+
+def _mean_groups(runs: list[RunDoc]) -> list[dict[str, Any]]:
+    """Per-group rows averaged over a setting's seeds (intervals kept only for a single run)."""
+    if len(runs) == 1:
+        return runs[0].metrics["groups"]
+    acc: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        for g in r.metrics["groups"]:
+            for k in ("accuracy", "tpr"):
+                acc[g["group"]][k].append(g.get(k))
+    return [{"group": name, **{k: _mean(v) for k, v in vals.items()}} for name, vals in acc.items()]
+
+
+def _setting_label(s: list[RunDoc]) -> str:
+    return s[0].setting
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;
+color:#222;line-height:1.4;padding:0 1em}
+h1{border-bottom:2px solid #446;padding-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #ccd}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.85em}
+th,td{border:1px solid #ccd;padding:.25em .55em;text-align:right;white-space:nowrap}
+th{background:#eef}td:first-child,th:first-child{text-align:left}
+tbody tr:nth-child(even){background:#f7f7fb}table.text td,table.text th{text-align:left}
+.wide{overflow-x:auto}img{max-width:100%;border:1px solid #ddd;margin:.4em 0}
+pre{background:#f6f6f8;padding:.6em;overflow-x:auto;font-size:.8em}
+.note{color:#555;font-size:.9em}figure{margin:1em 0}figcaption{font-size:.85em;color:#444}
+"""
+
+
+def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
+    """The report page as a string."""
+    runs = [r for s in settings for r in s]
+    sections: list[str] = []
+    toc: list[tuple[str, str]] = []
+
+    def section(anchor: str, heading: str, body: str) -> None:
+        toc.append((anchor, heading))
+        sections.append(f'<section id="{anchor}"><h2>{esc(heading)}</h2>{body}</section>')
+
+    configs = "".join(f"<details><summary>{esc(r.label)}: config.json</summary><pre>"
+                      f"{esc(json.dumps(r.config, indent=2, sort_keys=True))}</pre></details>" for r in runs)
+    section("runs", "Runs", '<div class="wide">' + table_html(runs_table(runs), "text") + "</div>" + configs)
+    level = runs[0].metrics.get("ci_level", 0.95)
+    section("metrics", "Every metric",
+            f'<p class="note">Each value on the test split with its {100 * level:.0f}% bootstrap interval '
+            "(resampling test images). ↓: lower is fairer; ↑: higher is better. Gaps are max - min over "
+            "groups; definitions in SPEC.md.</p>" + '<div class="wide">' + table_html(metric_table(runs)) + "</div>"
+            + "".join(f'<p class="note">{esc(r.label)}: {esc(w)}</p>' for r in runs for w in r.metrics.get("warnings", [])))
+    rows = {_setting_label(s): [str(r.path) for r in s] for s in settings}
+    paper = "".join(table_html(t) for t in asac_tables(rows))
+    section("asac-table", "ASAC Table 1 layout",
+            '<p class="note">Fractions, as the ASAC paper prints them: DEO = mean of the TPR and FPR gaps, '
+            "DEOp = TPR gap, DDP = selection-rate gap, ACC = accuracy (mean over seeds).</p>" + paper)
+    ff = ""
+    for (ds, target, prot), ss in _blocks(settings).items():
+        sub = {_setting_label(s): [str(r.path) for r in s] for s in ss}
+        ff += table_html(Table(group_table_data(sub).header, group_table_data(sub).rows,
+                               f"{ds}: {target}, accuracy (%) per group of {prot}"))
+    t6, t8 = attribute_tables(rows)
+    section("fineface-tables", "FineFACE Tables 2, 6 and 8 layout",
+            '<p class="note">Percent, as the FineFACE paper prints them. Table 2: accuracy of each protected group, '
+            "Max/Min ratio, overall accuracy, DoB (std of group accuracies). Table 6: each metric averaged over "
+            "the target attributes (DEO here = TPR gap, DEOdds = TPR gap + FPR gap). Table 8: worst-group "
+            "accuracy per attribute.</p>" + ff + '<div class="wide">' + table_html(t6) + table_html(t8) + "</div>")
+    charts = ""
+    for (ds, target, prot), ss in _blocks(settings).items():
+        what = f"{ds}: {target}, protected {prot}"
+        charts += img(group_bars([(_setting_label(s), _mean_groups(s)) for s in ss], what), f"per-group bars, {what}")
+    section("groups", "Accuracy and TPR per group",
+            '<p class="note">Whiskers: 95% bootstrap intervals of each group (single runs).</p>' + charts)
+    scatter = ""
+    for (ds, target, prot), ss in _blocks(settings).items():
+        pts = [(_setting_label(s), {k: _mean([r.metrics["metrics"].get(k) for r in s]) for k in METRIC_NAMES})
+               for s in ss]
+        scatter += img(tradeoff_scatter(pts, TRADEOFF_GAPS, f"{ds}: {target}, protected {prot}"),
+                       f"accuracy against fairness, {ds} {target}")
+    section("tradeoff", "Accuracy against fairness",
+            '<p class="note">Each point is a setting (mean over its seeds). Circles on the dashed line form the '
+            "Pareto front: no other run is both fairer and more accurate.</p>" + scatter)
+    rob = [r for r in runs if r.robustness]
+    if rob:
+        from ..analysis.robustness import robustness_figure
+
+        body = '<p class="note">ASAC section 4.2.1 / Figure 4: images built to fool the protected classifier C. ' \
+               "Before fine-tuning they also move the target model M; after ASAC, M should hold its decision " \
+               "while the frozen C is still fooled.</p>"
+        for r in rob:
+            assert r.robustness is not None
+            body += f"<h3>{esc(r.label)}</h3>" + img(png_bytes(robustness_figure(r.robustness)), f"robustness {r.label}")
+        section("robustness", "ASAC robustness curves", body)
+    ex = [r for r in runs if r.explanations]
+    if ex:
+        body = '<p class="note">Rows: test images (id, true label, group). With a reference run its columns come ' \
+               "first, so a row reads before, after (ASAC Figure 3); FineFACE shows each expert's CAM and the " \
+               "overall map (FineFACE Figure 3).</p>"
+        for r in ex:
+            for meta, data in r.explanations:
+                scores = meta.get("scores") or {}
+                cap = f"{r.label}: {str(meta.get('method', '')).upper()}"
+                if scores:
+                    cap += "; P(" + str(meta.get("score_of", "positive")) + ") per image: " + "; ".join(
+                        f"{k}: " + ", ".join(f"{v:.2f}" for v in vs) for k, vs in scores.items())
+                body += f"<figure>{img(data, cap)}<figcaption>{esc(cap)}</figcaption></figure>"
+        section("explanations", "Where the models look", body)
+    nav = " · ".join(f'<a href="#{a}">{esc(h)}</a>' for a, h in toc)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    intro = f'<p class="note">{esc(note)}</p>' if note else ""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{esc(title)}</title>"
+            f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1>{intro}"
+            f'<p class="note">{len(runs)} run(s) in {len(settings)} setting(s); written {stamp} by facefair.</p>'
+            f"<nav>{nav}</nav>" + "".join(sections) + "</body></html>\n")
+
+
+def write_report(specs: list[str], out: str | Path, title: str = "facefair report", note: str = "") -> Path:
+    """Collect the runs, render the page and write it atomically; returns its path."""
+    page = render(collect(specs), title, note)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
