@@ -157,12 +157,21 @@ def runs_table(runs: list[RunDoc]) -> Table:
     return t
 
 
+def _task(r: RunDoc) -> tuple[str, str, str]:
+    m = r.metrics
+    return str(m.get("dataset", "?")), str(m.get("target", "?")), str(m.get("protected", "?"))
+
+
 def _blocks(settings: list[list[RunDoc]]) -> dict[tuple[str, str, str], list[list[RunDoc]]]:
-    """Settings grouped by (dataset, target, protected): charts compare like with like."""
+    """Each setting's runs split by task (dataset, target, protected), so charts compare like
+    with like; a setting that spans several targets appears in each target's block."""
     out: dict[tuple[str, str, str], list[list[RunDoc]]] = defaultdict(list)
     for s in settings:
-        m = s[0].metrics
-        out[(str(m.get("dataset", "?")), str(m.get("target", "?")), str(m.get("protected", "?")))].append(s)
+        by_task: dict[tuple[str, str, str], list[RunDoc]] = defaultdict(list)
+        for r in s:
+            by_task[_task(r)].append(r)
+        for key, runs in by_task.items():
+            out[key].append(runs)
     return out
 
 

@@ -1,0 +1,176 @@
+"""The HTML report: self-contained, every SPEC metric as in metrics.json, the papers' layouts,
+hostile names escaped, the Pareto front's known answer, and a real render in headless
+Chromium (no console errors, tables and images shown, a screenshot kept as an artifact)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from facefair import TrainConfig, train
+from facefair.analysis.robustness import robustness
+from facefair.cli import main
+from facefair.errors import ConfigError, DataError
+from facefair.evaluation import evaluate
+from facefair.explain import explain_run
+from facefair.metrics import METRIC_NAMES
+from facefair.mitigation import mitigate
+from facefair.report.charts import pareto_front
+from facefair.report.html import write_report
+
+QUIET = lambda *_: None
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>&'
+
+
+def test_pareto_front_known_answer() -> None:
+    # (gap, accuracy): lower gap and higher accuracy are better
+    pts = [(0.20, 0.88), (0.10, 0.90), (0.05, 0.85), (0.10, 0.87), (0.30, 0.91), (0.05, 0.85), (float("nan"), 0.99)]
+    assert pareto_front(pts) == [False, True, True, False, True, True, False]
+    assert pareto_front([(0.1, 0.9)]) == [True]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Base, two mitigations (ASAC with robustness curves and IG pictures) and a second seed."""
+    root = tmp_path_factory.mktemp("report")
+    common = {"dataset": "synthetic", "dataset_options": {"n_train": 256, "n_val": 96, "n_test": 128},
+              "arch": "tiny", "size": 32, "epochs": 2, "batch_size": 32, "progress": False}
+    for seed in (0, 1):
+        train(TrainConfig(seed=seed, **common), root / f"base-s{seed}", log=QUIET)  # type: ignore[arg-type]
+        evaluate(root / f"base-s{seed}", n_boot=50, progress=False, log=QUIET)
+    mitigate("asac", root / "base-s0", root / "asac", {"probe_epochs": 3}, log=QUIET, epochs=1, progress=False)
+    mitigate("reweight", root / "base-s0", root / "reweight", log=QUIET, epochs=1, progress=False)
+    for r in ("asac", "reweight"):
+        evaluate(root / r, n_boot=50, progress=False, log=QUIET)
+    robustness(root / "asac", n=32, log=QUIET)
+    explain_run(root / "asac", "ig", compare=root / "base-s0", n=2, steps=4, log=QUIET)
+    return root
+
+
+def _cells(page: str) -> list[str]:
+    return re.findall(r"<td>(.*?)</td>", page)
+
+
+def test_report_is_self_contained_and_complete(runs: Path) -> None:
+    out = write_report([str(runs / "base-s0"), str(runs / "asac"), str(runs / "reweight")], runs / "r.html")
+    page = out.read_text()
+    assert "<script" not in page.lower() and not re.search(r"""(src|href)=["']?(https?:|//)""", page)
+    for anchor in ("runs", "metrics", "asac-table", "fineface-tables", "groups", "tradeoff", "robustness",
+                   "explanations"):
+        assert f'id="{anchor}"' in page
+    assert page.count("data:image/png;base64,") == 1 + 1 + 1 + 1  # bars, scatter, robustness, IG
+    cells = _cells(page)
+    for name in METRIC_NAMES:  # every metric, with its value and interval as metrics.json has them
+        assert any(c.startswith(name) for c in cells), name
+    doc = json.loads((runs / "asac" / "metrics.json").read_text())
+    lo, hi = doc["ci"]["equalized_odds_mean"]
+    assert f"{doc['metrics']['equalized_odds_mean']:.4f} [{lo:.4f}, {hi:.4f}]" in cells
+    # ASAC Table 1 in fractions and FineFACE Table 2 in percent, from the same numbers
+    assert f"{doc['metrics']['equal_opportunity_diff']:.3f}" in cells
+    assert f"{100 * doc['metrics']['degree_of_bias']:.2f}" in cells
+    assert str(runs / "asac") in page and "config.json" in page
+
+
+def test_seeds_of_one_setting_are_averaged(runs: Path) -> None:
+    page = write_report([f"Base={runs}/base-s*", str(runs / "asac")], runs / "seeds.html").read_text()
+    accs = [json.loads((runs / f"base-s{s}" / "metrics.json").read_text())["metrics"]["accuracy"] for s in (0, 1)]
+    cells = _cells(page)
+    i = cells.index("Base")  # the ASAC table row: label, seeds, DEO, DEOp, DDP, ACC
+    assert cells[i + 1] == "2" and cells[i + 5] == f"{sum(accs) / 2:.3f}"
+    assert "Base [base-s0]" in page and "Base [base-s1]" in page  # each seed in the metric table
+
+
+def test_names_from_data_are_escaped(runs: Path, tmp_path: Path) -> None:
+    run = tmp_path / "hostile"
+    shutil.copytree(runs / "reweight", run)
+    doc = json.loads((run / "metrics.json").read_text())
+    doc["groups"][0]["group"] = HOSTILE
+    doc["target"] = HOSTILE
+    (run / "metrics.json").write_text(json.dumps(doc))
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["target"] = HOSTILE
+    (run / "config.json").write_text(json.dumps(cfg))
+    page = write_report([str(run)], tmp_path / "h.html", title=HOSTILE).read_text()
+    assert HOSTILE not in page and "<script" not in page.lower() and "<img src=x" not in page
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;&amp;"
+    assert page.count(escaped) >= 4  # title, heading, group column, config
+
+
+def test_report_errors_name_the_folder(runs: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such run folder"):
+        write_report([str(tmp_path / "nope")], tmp_path / "r.html")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="empty.*config.json"):
+        write_report([str(tmp_path / "empty")], tmp_path / "r.html")
+    unevaluated = tmp_path / "uneval"
+    shutil.copytree(runs / "reweight", unevaluated)
+    (unevaluated / "metrics.json").unlink()
+    with pytest.raises(DataError, match="facefair evaluate"):
+        write_report([str(unevaluated)], tmp_path / "r.html")
+    with pytest.raises(ConfigError, match="no run folders match"):
+        write_report([f"X={tmp_path}/zzz*"], tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+
+
+def _chromium() -> str:
+    for name in (os.environ.get("FACEFAIR_CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return str(shutil.which(name))
+    pytest.skip("no Chromium on this machine (apt-get install chromium); the browser check is skipped")
+
+
+def test_report_renders_in_headless_chromium(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    browser = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    out = runs / "browser.html"
+    assert main(["report", str(runs / "base-s0"), str(runs / "asac"), str(runs / "reweight"),
+                 "--out", str(out), "--title", "browser check"]) == 0
+    assert str(out) in capsys.readouterr().out
+    artifacts = Path(os.environ.get("FACEFAIR_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / "report-screenshot.png"
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=browser, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = b.new_page(viewport={"width": 1280, "height": 900})
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+            page.goto(out.resolve().as_uri(), wait_until="load")
+            state = page.evaluate("""() => ({
+                tables: Array.from(document.querySelectorAll('table')).filter(t => t.offsetHeight > 0
+                        && t.querySelectorAll('tbody tr').length > 0).length,
+                images: Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.offsetWidth]),
+                title: document.title, h2: Array.from(document.querySelectorAll('h2')).map(h => h.textContent)})""")
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            b.close()
+    assert problems == []
+    assert state["title"] == "browser check"
+    assert state["tables"] >= 6  # runs, metrics, ASAC table, FineFACE 2, 6, 8
+    assert len(state["images"]) == 4 and all(c and w > 100 and shown > 100 for c, w, shown in state["images"])
+    assert "ASAC robustness curves" in state["h2"] and "Where the models look" in state["h2"]
+    assert shot.stat().st_size > 20_000
+    print(f"screenshot: {shot}")
+
+
+def test_a_setting_spanning_targets_is_split_by_task(runs: Path) -> None:
+    """One label over runs of two targets: each target's block holds only its own runs."""
+    from facefair.report.html import _blocks, collect
+
+    other = runs / "other-target"
+    if not other.exists():
+        shutil.copytree(runs / "reweight", other)
+        doc = json.loads((other / "metrics.json").read_text())
+        doc["target"] = "hair"
+        (other / "metrics.json").write_text(json.dumps(doc))
+    blocks = _blocks(collect([f"Mixed={runs}/*t*", str(runs / "base-s0")]))
+    assert set(blocks) == {("synthetic", "smile", "group"), ("synthetic", "hair", "group")}
+    assert [[r.path.name for r in s] for s in blocks[("synthetic", "hair", "group")]] == [["other-target"]]
+    assert [[r.path.name for r in s] for s in blocks[("synthetic", "smile", "group")]] == [["reweight"], ["base-s0"]]
