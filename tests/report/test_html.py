@@ -65,11 +65,12 @@ def test_report_is_self_contained_and_complete(runs: Path) -> None:
         assert f'id="{anchor}"' in page
     assert page.count("data:image/png;base64,") == 1 + 1 + 1 + 1  # bars, scatter, robustness, IG
     cells = _cells(page)
+    heads = re.findall(r"<th>(.*?)<br>", page)
     for name in METRIC_NAMES:  # every metric, with its value and interval as metrics.json has them
-        assert any(c.startswith(name) for c in cells), name
+        assert any(h.replace("<wbr>", "").startswith(name) for h in heads), name
     doc = json.loads((runs / "asac" / "metrics.json").read_text())
     lo, hi = doc["ci"]["equalized_odds_mean"]
-    assert f"{doc['metrics']['equalized_odds_mean']:.4f} [{lo:.4f}, {hi:.4f}]" in cells
+    assert f'{doc["metrics"]["equalized_odds_mean"]:.4f}<br><span class="ci">[{lo:.4f}, {hi:.4f}]</span>' in cells
     # ASAC Table 1 in fractions and FineFACE Table 2 in percent, from the same numbers
     assert f"{doc['metrics']['equal_opportunity_diff']:.3f}" in cells
     assert f"{100 * doc['metrics']['degree_of_bias']:.2f}" in cells

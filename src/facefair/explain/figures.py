@@ -4,6 +4,7 @@ drawn over it (a jet colour map whose opacity grows with the map's value), as in
 from __future__ import annotations
 
 from collections.abc import Sequence
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,8 @@ def overlay_grid(images: torch.Tensor, columns: Sequence[tuple[str, torch.Tensor
     axes[0, 0].set_title("input", fontsize=8)
     for j, (name, _) in enumerate(columns, start=1):
         axes[0, j].set_title(name, fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
+    if title:  # wrapped to the figure's width (about 11 characters per inch at this size)
+        fig.suptitle("\n".join(textwrap.wrap(title, width=max(30, int(1.6 * ncol * 11)))), fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)

@@ -97,8 +97,10 @@ def explain_run(run: str | Path, method: str = "cam", compare: str | Path | None
     positive = task.y_classes[1]
     labels = [f"{i}\n{task.y_classes[task.y[j]]}, {task.group_classes[task.group[j]]}" for i, j in zip(img_ids, idx)]
     what = {"positive": f"'{positive}'", "pred": "predicted class", "true": "true class"}[explain_class]
-    title = (f"{method.upper()} of the {what} logit: {cfg.target} ({cfg.arch} {cfg.size}px); "
-             + " | ".join(f"{lb} ({m.name})" for lb, m, _, _ in models))
+    kind = {"ig": "IG", "cam": "Grad-CAM"}[method]
+    fineface = any(m.name == "fineface" for _, m, _, _ in models)
+    title = (f"{kind} of the {what} logit" + ("; FineFACE experts: each its own predicted class" if fineface and method == "cam" else "")
+             + f": {cfg.target} ({cfg.arch} {cfg.size}px); " + " | ".join(f"{lb} ({m.name})" for lb, m, _, _ in models))
     png = overlay_grid(x, cols, out / f"{method}.png", labels, title)
     doc = {"run": str(run), "compare": str(compare) if compare else None, "method": method,
            "explained_class": explain_class, "options": options, "target": cfg.target,

@@ -74,7 +74,9 @@ def group_bars(runs: Sequence[tuple[str, list[dict[str, Any]]]], title: str = ""
         ax.set_ylabel(name)
         ax.set_title(f"{name} per group", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    axes[1].legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=min(len(runs), 4), frameon=False,
+               bbox_to_anchor=(0.5, -0.1 - 0.06 * ((len(runs) - 1) // 4)))
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

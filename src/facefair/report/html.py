@@ -134,25 +134,26 @@ def _mean(vals: list[Any]) -> float:
     return sum(vals) / len(vals) if vals else math.nan
 
 
-def metric_table(runs: list[RunDoc]) -> Table:
-    """Every SPEC metric (rows) of every run (columns): value and its bootstrap interval."""
-    t = Table(["metric", "paper name", *[r.label for r in runs]])
-    for k in METRIC_NAMES:
-        arrow = " ↓" if k in LOWER_IS_BETTER else " ↑"
-        cells = []
-        for r in runs:
-            v = r.metrics["metrics"].get(k)
+def metric_table_html(runs: list[RunDoc]) -> str:
+    """Every SPEC metric (columns) of every run (rows): the value, its bootstrap interval below."""
+    head = "".join(f"<th>{esc(k).replace('_', '_<wbr>')}{' ↓' if k in LOWER_IS_BETTER else ' ↑'}<br><span class=\"ci\">"
+                   f"{esc(PAPER_NAMES.get(k, ''))}</span></th>" for k in METRIC_NAMES)
+    body = ""
+    for r in runs:
+        cells = ""
+        for k in METRIC_NAMES:
             ci = (r.metrics.get("ci") or {}).get(k)
-            cells.append(_fmt(v) + (f" [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else ""))
-        t.rows.append([k + arrow, PAPER_NAMES.get(k, ""), *cells])
-    return t
+            interval = f'<br><span class="ci">[{_fmt(ci[0])}, {_fmt(ci[1])}]</span>' if ci else ""
+            cells += f"<td>{_fmt(r.metrics['metrics'].get(k))}{interval}</td>"
+        body += f"<tr><td>{esc(r.label)}</td>{cells}</tr>"
+    return f'<table class="metrics"><thead><tr><th>run</th>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def runs_table(runs: list[RunDoc]) -> Table:
-    t = Table(["run", "folder", *CONFIG_KEYS, "test images", "init from"])
+    t = Table(["run", *CONFIG_KEYS, "test images", "init from"])
     for r in runs:
         c = r.config
-        t.rows.append([r.label, str(r.path), *[str(c.get(k, "")) for k in CONFIG_KEYS],
+        t.rows.append([r.label, *[str(c.get(k, "")) for k in CONFIG_KEYS],
                        str(r.metrics.get("n", "")), Path(c["init"]).name if c.get("init") else ""])
     return t
 
@@ -176,7 +177,8 @@ def _blocks(settings: list[list[RunDoc]]) -> dict[tuple[str, str, str], list[lis
 
 
 def _mean_groups(runs: list[RunDoc]) -> list[dict[str, Any]]:
-    """Per-group rows averaged over a setting's seeds (intervals kept only for a single run)."""
+    """Per-group rows averaged over a setting's seeds; the interval of a single run, or the
+    min-max range over several seeds."""
     if len(runs) == 1:
         return runs[0].metrics["groups"]
     acc: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
@@ -184,7 +186,15 @@ def _mean_groups(runs: list[RunDoc]) -> list[dict[str, Any]]:
         for g in r.metrics["groups"]:
             for k in ("accuracy", "tpr"):
                 acc[g["group"]][k].append(g.get(k))
-    return [{"group": name, **{k: _mean(v) for k, v in vals.items()}} for name, vals in acc.items()]
+    rows = []
+    for name, vals in acc.items():
+        row: dict[str, Any] = {"group": name}
+        for k, v in vals.items():
+            finite = [x for x in v if x is not None]
+            row[k] = _mean(finite)
+            row[f"{k}_ci"] = [min(finite), max(finite)] if finite else None
+        rows.append(row)
+    return rows
 
 
 def _setting_label(s: list[RunDoc]) -> str:
@@ -201,7 +211,8 @@ th{background:#eef}td:first-child,th:first-child{text-align:left}
 tbody tr:nth-child(even){background:#f7f7fb}table.text td,table.text th{text-align:left}
 .wide{overflow-x:auto}img{max-width:100%;border:1px solid #ddd;margin:.4em 0}
 pre{background:#f6f6f8;padding:.6em;overflow-x:auto;font-size:.8em}
-.note{color:#555;font-size:.9em}figure{margin:1em 0}figcaption{font-size:.85em;color:#444}
+.note{color:#555;font-size:.9em}.ci{color:#667;font-size:.85em;font-weight:normal}
+table.metrics td,table.metrics th{white-space:normal;min-width:5em}figure{margin:1em 0}figcaption{font-size:.85em;color:#444}
 """
 
 
@@ -215,14 +226,14 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
         toc.append((anchor, heading))
         sections.append(f'<section id="{anchor}"><h2>{esc(heading)}</h2>{body}</section>')
 
-    configs = "".join(f"<details><summary>{esc(r.label)}: config.json</summary><pre>"
+    configs = "".join(f"<details><summary>{esc(r.label)}: {esc(r.path / 'config.json')}</summary><pre>"
                       f"{esc(json.dumps(r.config, indent=2, sort_keys=True))}</pre></details>" for r in runs)
     section("runs", "Runs", '<div class="wide">' + table_html(runs_table(runs), "text") + "</div>" + configs)
     level = runs[0].metrics.get("ci_level", 0.95)
     section("metrics", "Every metric",
             f'<p class="note">Each value on the test split with its {100 * level:.0f}% bootstrap interval '
             "(resampling test images). ↓: lower is fairer; ↑: higher is better. Gaps are max - min over "
-            "groups; definitions in SPEC.md.</p>" + '<div class="wide">' + table_html(metric_table(runs)) + "</div>"
+            "groups; definitions in SPEC.md.</p>" + '<div class="wide">' + metric_table_html(runs) + "</div>"
             + "".join(f'<p class="note">{esc(r.label)}: {esc(w)}</p>' for r in runs for w in r.metrics.get("warnings", [])))
     rows = {_setting_label(s): [str(r.path) for r in s] for s in settings}
     paper = "".join(table_html(t) for t in asac_tables(rows))
@@ -245,7 +256,8 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
         what = f"{ds}: {target}, protected {prot}"
         charts += img(group_bars([(_setting_label(s), _mean_groups(s)) for s in ss], what), f"per-group bars, {what}")
     section("groups", "Accuracy and TPR per group",
-            '<p class="note">Whiskers: 95% bootstrap intervals of each group (single runs).</p>' + charts)
+            '<p class="note">Whiskers: the 95% bootstrap interval of each group for a single run; the '
+            "range over seeds (min to max) for a setting of several seeds, whose bar is their mean.</p>" + charts)
     scatter = ""
     for (ds, target, prot), ss in _blocks(settings).items():
         pts = [(_setting_label(s), {k: _mean([r.metrics["metrics"].get(k) for r in s]) for k in METRIC_NAMES})
