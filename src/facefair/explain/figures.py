@@ -3,8 +3,8 @@ drawn over it (a jet colour map whose opacity grows with the map's value), as in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
