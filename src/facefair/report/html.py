@@ -240,11 +240,12 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
     section("asac-table", "ASAC Table 1 layout",
             '<p class="note">Fractions, as the ASAC paper prints them: DEO = mean of the TPR and FPR gaps, '
             "DEOp = TPR gap, DDP = selection-rate gap, ACC = accuracy (mean over seeds).</p>" + paper)
+    blocks = _blocks(settings)
     ff = ""
-    for (ds, target, prot), ss in _blocks(settings).items():
-        sub = {_setting_label(s): [str(r.path) for r in s] for s in ss}
-        ff += table_html(Table(group_table_data(sub).header, group_table_data(sub).rows,
-                               f"{ds}: {target}, accuracy (%) per group of {prot}"))
+    for (ds, target, prot), ss in blocks.items():
+        t2 = group_table_data({_setting_label(s): [str(r.path) for r in s] for s in ss})
+        t2.title = f"{ds}: {target}, accuracy (%) per group of {prot}"
+        ff += table_html(t2)
     t6, t8 = attribute_tables(rows)
     section("fineface-tables", "FineFACE Tables 2, 6 and 8 layout",
             '<p class="note">Percent, as the FineFACE paper prints them. Table 2: accuracy of each protected group, '
@@ -252,14 +253,14 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
             "the target attributes (DEO here = TPR gap, DEOdds = TPR gap + FPR gap). Table 8: worst-group "
             "accuracy per attribute.</p>" + ff + '<div class="wide">' + table_html(t6) + table_html(t8) + "</div>")
     charts = ""
-    for (ds, target, prot), ss in _blocks(settings).items():
+    for (ds, target, prot), ss in blocks.items():
         what = f"{ds}: {target}, protected {prot}"
         charts += img(group_bars([(_setting_label(s), _mean_groups(s)) for s in ss], what), f"per-group bars, {what}")
     section("groups", "Accuracy and TPR per group",
             '<p class="note">Whiskers: the 95% bootstrap interval of each group for a single run; the '
             "range over seeds (min to max) for a setting of several seeds, whose bar is their mean.</p>" + charts)
     scatter = ""
-    for (ds, target, prot), ss in _blocks(settings).items():
+    for (ds, target, prot), ss in blocks.items():
         pts = [(_setting_label(s), {k: _mean([r.metrics["metrics"].get(k) for r in s]) for k in METRIC_NAMES})
                for s in ss]
         scatter += img(tradeoff_scatter(pts, TRADEOFF_GAPS, f"{ds}: {target}, protected {prot}"),
