@@ -188,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "accuracy, Max/Min, Overall, DoB (FineFACE Table 2); attributes: means over "
                         "target attributes (FineFACE Tables 6-8)")
 
+    p = sub.add_parser("experiment", help="the experiments behind the results: list them, or run one or all "
+                                          "(resumable, skips what is done)")
+    p.add_argument("action", choices=("list", "run"))
+    p.add_argument("name", nargs="?", default="all", help="an experiment's name, a .toml file, or all (default)")
+    p.add_argument("--scale", default="cpu", choices=("cpu", "gpu"),
+                   help="cpu: the scale this 2-core machine runs (default); gpu: the paper's")
+    p.add_argument("--out", default="runs/experiments", help="output root (default runs/experiments)")
+    p.add_argument("--data", default=None, help="folder holding the datasets (default $FACEFAIR_DATA or ../shared/data)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds instead of the file's")
+    p.add_argument("--dry-run", action="store_true", help="list the planned runs and what is done; train nothing")
+    p.add_argument("--no-progress", action="store_true")
+
     p = sub.add_parser("demo", help="the whole pipeline on the synthetic biased faces")
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
     p.add_argument("--quick", action="store_true", help="a smaller, faster setting (tests)")
@@ -441,6 +453,21 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from .experiments import find_experiments, load_experiment, resolve, run_experiment
+
+    if args.action == "list":
+        for name, path in find_experiments().items():
+            print(f"{name:<24} {load_experiment(path).paper:<34} {path.name}")
+        return 0
+    seeds = [int(s) for s in args.seeds.split(",") if s] if args.seeds else None
+    for exp in resolve(args.name):
+        path = run_experiment(exp, args.out, args.scale, args.data, seeds, args.dry_run, not args.no_progress)
+        if not args.dry_run:
+            print(f"wrote {path}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -449,7 +476,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"datasets": cmd_datasets, "methods": cmd_methods, "prepare": cmd_prepare,
-            "train": cmd_train, "mitigate": cmd_mitigate, "ablate": cmd_ablate, "robustness": cmd_robustness, "evaluate": cmd_evaluate, "explain": cmd_explain, "report": cmd_report, "metrics": cmd_metrics, "table": cmd_table, "demo": cmd_demo}
+            "train": cmd_train, "mitigate": cmd_mitigate, "ablate": cmd_ablate, "robustness": cmd_robustness, "evaluate": cmd_evaluate, "explain": cmd_explain, "report": cmd_report, "experiment": cmd_experiment, "metrics": cmd_metrics, "table": cmd_table, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,279 @@
+"""``facefair experiment run NAME|FILE|all``: the experiments behind facefair's results, one
+TOML file each in ``experiments/``, run seed by seed, resumable, skipping what is done.
+
+A config names a paper table, the task, the runs (each trained from scratch or fine-tuned
+``from`` another run of the same seed), the seeds, and scales: ``cpu`` (what this project's
+2-core machine runs, the scale docs/RESULTS.md states) and ``gpu`` (the paper's). Options
+stack, later over earlier: TrainConfig defaults, the method's ``train_defaults``, the file's
+``[train]``, ``[scale.<scale>]``, the run's ``train``, the run's ``<scale>`` table, the
+``grid`` value (e.g. each target attribute), the seed. Dataset roots are relative to the data
+folder (``--data``, default ``$FACEFAIR_DATA`` or ``../shared/data``), never hard-coded.
+
+Folders: ``OUT/<experiment>/<scale>/[<grid value>/]<run id>-s<seed>``. A run whose
+``metrics.json`` exists and whose saved config equals the planned one is skipped; one cut
+short resumes from its checkpoint; one whose saved config differs is an error (the file was
+edited: use another ``--out``). The results table (the paper's layout, mean over seeds) and
+the seed table (mean ± sd of every metric) go to ``OUT/<experiment>/<scale>/results.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import TrainConfig
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+LAYOUTS = ("asac", "groups", "attributes", "seeds")
+SCALES = ("cpu", "gpu")
+RUN_KEYS = {"id", "label", "method", "options", "from", "train", "cpu", "gpu", "evaluate"}
+TOP_KEYS = {"experiment", "train", "scale", "grid", "run"}
+
+
+@dataclass
+class PlannedRun:
+    """One run folder to make: trained from scratch (``base`` None) or fine-tuned from ``base``."""
+
+    folder: Path
+    run_id: str
+    label: str
+    seed: int
+    method: str
+    options: dict[str, Any]
+    overrides: dict[str, Any]  # trainer options (for a fine-tune: over the base's config)
+    base: Path | None = None
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+
+    def config(self) -> TrainConfig:
+        """The run's full configuration (a fine-tune's needs its base trained first)."""
+        if self.base is not None:
+            from .mitigation import mitigation_config
+
+            return mitigation_config(self.method, self.base, self.options, **self.overrides)
+        from .methods import get_method, registered
+
+        get_method(self.method, self.options)  # a wrong name or option fails before training
+        cfg = TrainConfig()
+        for k, v in (getattr(registered()[self.method], "train_defaults", None) or {}).items():
+            setattr(cfg, k, v)
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        for k, v in self.overrides.items():
+            if k not in known:
+                raise ConfigError(f"unknown training option '{k}' in run '{self.run_id}'")
+            setattr(cfg, k, v)
+        cfg.method, cfg.method_options = self.method, dict(self.options)
+        cfg.validate()
+        return cfg
+
+
+@dataclass
+class Experiment:
+    name: str
+    path: Path
+    paper: str
+    description: str
+    layout: str
+    seeds: list[int]
+    doc: dict[str, Any]
+
+    def plan(self, scale: str, out: Path, data: Path, seeds: list[int] | None = None) -> list[PlannedRun]:
+        """Every run of every seed (and grid value), bases before what they fine-tune."""
+        if scale not in SCALES:
+            raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {scale!r}")
+        if scale not in self.doc.get("scale", {}):
+            raise ConfigError(f"{self.path}: no [scale.{scale}] section")
+        common = {**self.doc.get("train", {}), **self.doc["scale"][scale]}
+        if "root" in common:
+            common["root"] = str(data / common["root"])
+        grid = self.doc.get("grid", {})
+        keys = list(grid)
+        combos = list(itertools.product(*(grid[k] for k in keys))) or [()]
+        planned: list[PlannedRun] = []
+        for seed in seeds if seeds is not None else self.seeds:
+            for combo in combos:
+                values = dict(zip(keys, combo))
+                where = out / self.name / scale / "-".join(str(v) for v in combo) if combo else out / self.name / scale
+                folders: dict[str, Path] = {}
+                for run in self.doc["run"]:
+                    rid = run["id"]
+                    folder = where / f"{rid}-s{seed}"
+                    folders[rid] = folder
+                    over = {**run.get("train", {}), **run.get(scale, {}), **values, "seed": seed}
+                    base = None
+                    if "from" in run:
+                        base = folders[run["from"]]
+                    else:
+                        over = {**common, **over}
+                    planned.append(PlannedRun(folder, rid, run.get("label", rid), seed, run.get("method", "erm"),
+                                              dict(run.get("options", {})), over, base, list(run.get("evaluate", []))))
+        return planned
+
+    def rows(self, planned: list[PlannedRun]) -> dict[str, list[str]]:
+        """Label -> the evaluated run folders of every seed and grid value (for the tables)."""
+        rows: dict[str, list[str]] = {}
+        for p in planned:
+            if (p.folder / "metrics.json").is_file():
+                rows.setdefault(p.label, []).append(str(p.folder))
+        return rows
+
+
+def _fail(path: Path, msg: str) -> ConfigError:
+    return ConfigError(f"{path}: {msg}")
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and check one experiment file; every mistake names the file and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such experiment file")
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise _fail(path, f"not valid TOML: {e}") from None
+    unknown = set(doc) - TOP_KEYS
+    if unknown:
+        raise _fail(path, f"unknown section(s): {', '.join(sorted(unknown))}")
+    head = doc.get("experiment", {})
+    for key in ("name", "paper"):
+        if not head.get(key):
+            raise _fail(path, f"[experiment] needs '{key}'")
+    layout = head.get("layout", "seeds")
+    if layout not in LAYOUTS:
+        raise _fail(path, f"[experiment] layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    seeds = head.get("seeds", [0, 1, 2])
+    if not seeds or not all(isinstance(s, int) for s in seeds):
+        raise _fail(path, "[experiment] seeds must be a list of integers")
+    runs = doc.get("run", [])
+    if not runs:
+        raise _fail(path, "no [[run]] entries")
+    seen: set[str] = set()
+    for i, run in enumerate(runs, start=1):
+        bad = set(run) - RUN_KEYS
+        if bad or "id" not in run:
+            raise _fail(path, f"run {i}: " + (f"unknown key(s) {', '.join(sorted(bad))}" if bad else "needs an 'id'"))
+        if run["id"] in seen:
+            raise _fail(path, f"run id '{run['id']}' appears twice")
+        if "from" in run and run["from"] not in seen:
+            raise _fail(path, f"run '{run['id']}': from '{run['from']}' must name an earlier run")
+        seen.add(run["id"])
+    for key, values in doc.get("grid", {}).items():
+        if not isinstance(values, list) or not values:
+            raise _fail(path, f"[grid] {key} must be a non-empty list")
+    for scale in doc.get("scale", {}):
+        if scale not in SCALES:
+            raise _fail(path, f"[scale.{scale}]: scales are {', '.join(SCALES)}")
+    return Experiment(head["name"], path, head["paper"], head.get("description", ""), layout, list(seeds), doc)
+
+
+def experiment_dir() -> Path:
+    """Where the repository's experiment files live (``$FACEFAIR_EXPERIMENTS`` overrides)."""
+    env = os.environ.get("FACEFAIR_EXPERIMENTS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "experiments"
+
+
+def find_experiments(directory: Path | None = None) -> dict[str, Path]:
+    """Experiment name -> file, for every ``*.toml`` in the directory."""
+    directory = directory or experiment_dir()
+    found = {}
+    for p in sorted(directory.glob("*.toml")):
+        found[load_experiment(p).name] = p
+    return found
+
+
+def resolve(spec: str, directory: Path | None = None) -> list[Experiment]:
+    """``all``, an experiment's name, or a path to a TOML file."""
+    if spec.endswith(".toml") or Path(spec).is_file():
+        return [load_experiment(spec)]
+    known = find_experiments(directory)
+    if spec == "all":
+        return [load_experiment(p) for p in known.values()]
+    if spec not in known:
+        raise ConfigError(f"no experiment '{spec}'; known: {', '.join(known) or 'none'}")
+    return [load_experiment(known[spec])]
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("FACEFAIR_DATA", "../shared/data"))
+
+
+def _same(saved: TrainConfig, planned: TrainConfig) -> bool:
+    a, b = saved.to_dict(), planned.to_dict()
+    for volatile in ("progress", "workers", "threads", "device"):
+        a.pop(volatile, None)
+        b.pop(volatile, None)
+    return a == b
+
+
+def execute(run: PlannedRun, progress: bool, log: Any) -> str:
+    """Make one run folder: 'done' (skipped), 'resumed' or 'trained'. Then its evaluations."""
+    from .evaluation import evaluate, options_tag, output_names
+    from .trainer import train
+
+    cfg = run.config()
+    cfg.progress = progress
+    saved = run.folder / "config.json"
+    status = "trained"
+    if saved.is_file():
+        if not _same(TrainConfig.load(saved), cfg):
+            raise ConfigError(f"{run.folder}: its config.json differs from the experiment's plan "
+                              "(the experiment file changed?); remove the folder or use another --out")
+        status = "resumed"
+    if status == "resumed" and (run.folder / "metrics.json").is_file():
+        status = "done"
+    else:
+        train(cfg, run.folder, resume=status == "resumed", log=log)
+        evaluate(run.folder, progress=progress, log=log)
+    for opts in run.evaluations:
+        if not (run.folder / output_names("test", options_tag(opts))[1]).is_file():
+            evaluate(run.folder, progress=progress, log=log, method_options=opts)
+    return status
+
+
+def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: str | Path | None = None,
+                   seeds: list[int] | None = None, dry_run: bool = False, progress: bool = True,
+                   log: Any = print) -> Path:
+    """Run (or resume) every planned run, then write the results tables; returns their path."""
+    out = Path(out)
+    data = Path(data) if data is not None else default_data_dir()
+    planned = exp.plan(scale, out, data, seeds)
+    log(f"{exp.name} ({exp.paper}, scale {scale}): {len(planned)} run(s) in {out / exp.name / scale}")
+    if dry_run:
+        for p in planned:
+            state = "done" if (p.folder / "metrics.json").is_file() else "to run"
+            src = f" from {p.base.name}" if p.base else ""
+            log(f"  {p.folder}  {p.method}{src}  [{state}]")
+        return out / exp.name / scale / "results.md"
+    for i, p in enumerate(planned, start=1):
+        status = execute(p, progress, log)
+        log(f"[{i}/{len(planned)}] {p.folder}: {status}")
+    return write_results(exp, planned, out / exp.name / scale / "results.md", scale)
+
+
+def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale: str) -> Path:
+    """The paper-layout table and the seed table of the evaluated runs, as markdown."""
+    from .report.paper_tables import asac_table, attribute_table, group_table
+    from .report.tables import seed_table
+
+    rows = exp.rows(planned)
+    layout = {"asac": asac_table, "groups": group_table, "attributes": attribute_table, "seeds": seed_table}[exp.layout]
+    seeds = sorted({p.seed for p in planned})
+    text = (f"# {exp.paper}: {exp.name} ({scale} scale)\n\n{exp.description.strip()}\n\n"
+            f"Seeds {', '.join(map(str, seeds))}; values are means over seeds (and over target attributes "
+            "where the layout says so). Experiment file: "
+            f"`experiments/{exp.path.name}`.\n\n{layout(rows)}\n## Every metric, mean ± sd over seeds\n\n"
+            f"{seed_table(rows)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
