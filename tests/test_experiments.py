@@ -13,7 +13,7 @@ from facefair.cli import main
 from facefair.errors import ConfigError
 from facefair.experiments import find_experiments, load_experiment, run_experiment
 
-QUIET = lambda *_: None  # noqa: E731
+QUIET = lambda *_: None
 
 TINY = """
 [experiment]
