@@ -29,7 +29,7 @@ def fairlearn_metrics(y: np.ndarray, pred: np.ndarray, group: np.ndarray) -> dic
     mf = MetricFrame(metrics={"acc": accuracy_score, "sel": selection_rate, "tpr": true_positive_rate,
                               "fpr": false_positive_rate}, y_true=y, y_pred=pred, sensitive_features=group)
     by, overall = mf.by_group, mf.overall
-    gap = lambda k: float(by[k].max() - by[k].min())  # noqa: E731
+    gap = lambda k: float(by[k].max() - by[k].min())
     return {"accuracy": float(overall["acc"]), "demographic_parity_diff": gap("sel"),
             "equal_opportunity_diff": gap("tpr"), "equalized_odds_mean": (gap("tpr") + gap("fpr")) / 2,
             "equalized_odds_sum": gap("tpr") + gap("fpr"), "best_group_accuracy": float(by["acc"].max()),
