@@ -224,11 +224,9 @@ def _train_config(args: argparse.Namespace) -> Any:
         info = DATASETS[cfg.dataset]
         cfg.target, cfg.protected = info.default_target, info.default_protected
     if args.method is not None:
-        from .methods import registered
+        from .methods import apply_train_defaults
 
-        cls = registered().get(args.method)
-        for name, v in (getattr(cls, "train_defaults", None) or {}).items():
-            setattr(cfg, name, v)  # the method's paper settings, below the user's flags
+        apply_train_defaults(cfg, args.method)  # the method's paper settings, below the user's flags
     for name in TRAIN_FIELDS:
         v = getattr(args, name, None)
         if v is not None:

@@ -60,12 +60,11 @@ class PlannedRun:
             from .mitigation import mitigation_config
 
             return mitigation_config(self.method, self.base, self.options, **self.overrides)
-        from .methods import get_method, registered
+        from .methods import apply_train_defaults, get_method
 
         get_method(self.method, self.options)  # a wrong name or option fails before training
         cfg = TrainConfig()
-        for k, v in (getattr(registered()[self.method], "train_defaults", None) or {}).items():
-            setattr(cfg, k, v)
+        apply_train_defaults(cfg, self.method)
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         for k, v in self.overrides.items():
             if k not in known:

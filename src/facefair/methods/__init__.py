@@ -13,6 +13,16 @@ from . import (  # noqa: F401  (registers)
     reweight,
     zhang_sang,
 )
-from .base import Batch, Method, MethodOptions, StepContext, get_method, register, registered
+from .base import (
+    Batch,
+    Method,
+    MethodOptions,
+    StepContext,
+    apply_train_defaults,
+    get_method,
+    register,
+    registered,
+)
 
-__all__ = ["Batch", "Method", "MethodOptions", "StepContext", "get_method", "register", "registered"]
+__all__ = ["Batch", "Method", "MethodOptions", "StepContext", "apply_train_defaults", "get_method", "register",
+           "registered"]

@@ -164,6 +164,13 @@ def registered() -> dict[str, type[Method]]:
     return dict(_REGISTRY)
 
 
+def apply_train_defaults(cfg: TrainConfig, method: str) -> None:
+    """Put a method's paper settings (``train_defaults``) into ``cfg``, below the caller's own
+    options, which are applied after this."""
+    for name, value in (getattr(_REGISTRY.get(method), "train_defaults", None) or {}).items():
+        setattr(cfg, name, value)
+
+
 def get_method(name: str, options: dict[str, Any] | None = None) -> Method:
     """Instantiate a registered method with parsed options."""
     if name not in _REGISTRY:
