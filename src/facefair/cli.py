@@ -443,10 +443,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from .report.paper_tables import asac_table, attribute_table, group_table
-    from .report.tables import parse_rows, seed_table
+    from .report.paper_tables import LAYOUTS
+    from .report.tables import parse_rows
 
-    layout = {"seeds": seed_table, "asac": asac_table, "groups": group_table, "attributes": attribute_table}[args.layout]
+    layout = LAYOUTS[args.layout]
     print(layout(parse_rows(args.rows, log=lambda m: print(m, file=sys.stderr))), end="")
     return 0
 

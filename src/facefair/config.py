@@ -75,6 +75,15 @@ class TrainConfig:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"--device must be auto, cpu or cuda[:N], got {self.device!r}")
 
+    def override(self, options: dict[str, Any], where: str = "") -> None:
+        """Set trainer options by name (None leaves one as it is); an unknown name is an error."""
+        known = {f.name for f in dataclasses.fields(self)}
+        for k, v in options.items():
+            if k not in known:
+                raise ConfigError(f"unknown training option '{k}'" + (f" in {where}" if where else ""))
+            if v is not None:
+                setattr(self, k, v)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -18,7 +18,6 @@ the seed table (mean ± sd of every metric) go to ``OUT/<experiment>/<scale>/res
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import sys
@@ -28,13 +27,13 @@ from typing import Any
 
 from .config import TrainConfig
 from .errors import ConfigError
+from .report.paper_tables import LAYOUTS
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-LAYOUTS = ("asac", "groups", "attributes", "seeds")
 SCALES = ("cpu", "gpu")
 RUN_KEYS = {"id", "label", "method", "options", "from", "train", "cpu", "gpu", "evaluate"}
 TOP_KEYS = {"experiment", "train", "scale", "grid", "run"}
@@ -65,11 +64,7 @@ class PlannedRun:
         get_method(self.method, self.options)  # a wrong name or option fails before training
         cfg = TrainConfig()
         apply_train_defaults(cfg, self.method)
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        for k, v in self.overrides.items():
-            if k not in known:
-                raise ConfigError(f"unknown training option '{k}' in run '{self.run_id}'")
-            setattr(cfg, k, v)
+        cfg.override(self.overrides, f"run '{self.run_id}'")
         cfg.method, cfg.method_options = self.method, dict(self.options)
         cfg.validate()
         return cfg
@@ -260,11 +255,10 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
 
 def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale: str) -> Path:
     """The paper-layout table and the seed table of the evaluated runs, as markdown."""
-    from .report.paper_tables import asac_table, attribute_table, group_table
     from .report.tables import seed_table
 
     rows = exp.rows(planned)
-    layout = {"asac": asac_table, "groups": group_table, "attributes": attribute_table, "seeds": seed_table}[exp.layout]
+    layout = LAYOUTS[exp.layout]
     seeds = sorted({p.seed for p in planned})
     text = (f"# {exp.paper}: {exp.name} ({scale} scale)\n\n{exp.description.strip()}\n\n"
             f"Seeds {', '.join(map(str, seeds))}; values are means over seeds (and over target attributes "

@@ -29,12 +29,7 @@ def mitigation_config(method: str, base_run: str | Path, options: dict[str, Any]
     get_method(method, options)  # validates the name and the options now, not mid-run
     cfg = dataclasses.replace(cfg, method=method, method_options=dict(options or {}), init=str(base),
                               weights=None, **(getattr(cls, "finetune_defaults", {}) or {}))
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    for k, v in overrides.items():
-        if k not in known:
-            raise ConfigError(f"unknown training option '{k}'")
-        if v is not None:
-            setattr(cfg, k, v)
+    cfg.override(overrides)
     return cfg
 
 

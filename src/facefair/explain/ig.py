@@ -40,19 +40,16 @@ class IntegratedGradientsExplainer(Explainer):
         if steps < 1 or internal_batch_size < 1:
             raise ConfigError("--steps and --internal-batch-size must be at least 1")
         self.steps, self.baseline, self.internal_batch_size = steps, baseline, internal_batch_size
-        self.last_delta: torch.Tensor | None = None
 
     def attribute(self, x: torch.Tensor, target: torch.Tensor, group: torch.Tensor | None) -> torch.Tensor:
-        """Raw attributions (B, 3, H, W); their sum is F(x) - F(baseline) up to ``last_delta``."""
+        """Raw attributions (B, 3, H, W); their sum is F(x) - F(baseline) up to the quadrature error."""
         from captum.attr import IntegratedGradients
 
         base = torch.full_like(x, {"black": 0.0, "gray": 0.5, "white": 1.0}[self.baseline])
         ig = IntegratedGradients(self.forward)
         extra = (group,) if group is not None else None
-        attr, delta = ig.attribute(x, baselines=base, target=target, additional_forward_args=extra,
-                                   n_steps=self.steps, method="gausslegendre",
-                                   internal_batch_size=self.internal_batch_size, return_convergence_delta=True)
-        self.last_delta = delta.detach()
+        attr = ig.attribute(x, baselines=base, target=target, additional_forward_args=extra, n_steps=self.steps,
+                            method="gausslegendre", internal_batch_size=self.internal_batch_size)
         return attr.detach()
 
     def maps(self, x: torch.Tensor, y: torch.Tensor, group: torch.Tensor | None) -> dict[str, torch.Tensor]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .tables import load_metrics
+from .tables import load_metrics, seed_table
 
 #: ASAC Table 1 columns: (header, facefair metric)
 ASAC_COLUMNS = (("DEO", "equalized_odds_mean"), ("DEOp", "equal_opportunity_diff"),
@@ -134,3 +134,7 @@ def attribute_table(rows: dict[str, list[str | Path]]) -> str:
 def asac_table(rows: dict[str, list[str | Path]]) -> str:
     """:func:`asac_tables` as markdown, one block per target attribute."""
     return "\n".join(t.markdown() for t in asac_tables(rows))
+
+
+#: ``facefair table --layout`` and experiment files' ``layout``: name -> markdown table of rows
+LAYOUTS = {"seeds": seed_table, "asac": asac_table, "groups": group_table, "attributes": attribute_table}
