@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+SYNTH = {"n_train": 160, "n_val": 48, "n_test": 64}  # a tiny synthetic dataset's sizes
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -57,3 +59,23 @@ def write_celeba(root: Path, n: int = 12, attrs: tuple[str, ...] = ("Male", "Smi
         for i, nm in enumerate(present):
             (root / "img_align_celeba" / nm).write_bytes(jpeg_bytes(i))
     return root
+
+
+def write_manifest(folder: Path, smile_names: tuple[str, str] = ("no", "yes")) -> Path:
+    """The synthetic test images as PNG files plus a manifest with renamed labels."""
+    from facefair.data.synthetic import make_synthetic
+
+    data = make_synthetic(**SYNTH, size=32)
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in np.flatnonzero(data.split == 2):
+        name = f"img/{data.ids[i]}.png"
+        Image.fromarray(data.images[i]).save(folder / name)
+        rows.append({"image": name, "smiling": smile_names[data.labels["smile"][i]],
+                     "tone": ["light", "dark"][data.labels["group"][i]], "split": "test"})
+    path = folder / "manifest.csv"
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path

@@ -60,7 +60,7 @@ evaluate = [{ inference = "conditional" }]
 def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> None:
     found = find_experiments()
     assert {"asac_table1", "asac_table3", "asac_table4", "asac_table5", "asac_table6",
-            "fineface_table2", "fineface_table6"} <= set(found)
+            "fineface_table2", "fineface_table3", "fineface_table6", "fineface_table7"} <= set(found)
     for name, path in found.items():
         exp = load_experiment(path)
         assert len(exp.seeds) >= 3, name  # every result from at least 3 seeds
@@ -78,6 +78,9 @@ def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> Non
     t1 = load_experiment(found["asac_table1"]).plan("cpu", tmp_path, tmp_path)
     assert {p.overrides.get("target") for p in t1} == {"Smiling", "Big_Nose", "Wavy_Hair"}
     assert len(load_experiment(found["fineface_table6"]).doc["grid"]["target"]) == 13
+    cross = load_experiment(found["fineface_table3"]).plan("cpu", tmp_path, tmp_path / "data")[0].cross
+    assert {c["dataset"] for c in cross} == {"celeba", "utkface", "manifest"}
+    assert all(Path(c.get("root") or c["manifest"]).is_relative_to(tmp_path / "data") for c in cross)
 
 
 def test_a_tiny_experiment_runs_skips_resumes_and_refuses(tmp_path: Path, capsys) -> None:
@@ -127,3 +130,74 @@ def test_bad_experiment_files_name_file_and_key(tmp_path: Path, edit, message: s
     with pytest.raises(ConfigError, match=message) as e:
         load_experiment(path)
     assert str(path) in str(e.value)
+
+
+def test_identical_runs_are_reused_across_experiments_not_retrained(tmp_path: Path, capsys) -> None:
+    first = tmp_path / "tiny.toml"
+    first.write_text(TINY)
+    out = tmp_path / "out"
+    assert main(["experiment", "run", str(first), "--out", str(out), "--seeds", "0", "--no-progress"]) == 0
+    capsys.readouterr()
+    # another table with the same base and the same ASAC run, its default options spelled out
+    second = tmp_path / "other.toml"
+    second.write_text(TINY.replace('name = "tiny"', 'name = "other"').replace(
+        'options = { probe_epochs = 2 }', 'options = { probe_epochs = 2, order = "ascending", alpha = 0.5 }'))
+    assert main(["experiment", "run", str(second), "--out", str(out), "--seeds", "0", "--dry-run"]) == 0
+    assert "[reuse " in capsys.readouterr().out
+    assert main(["experiment", "run", str(second), "--out", str(out), "--seeds", "0", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count(": reused") == 3 and ": trained" not in printed
+    for run in ("base-s0", "asac-s0"):
+        a, b = out / "tiny" / "cpu" / run, out / "other" / "cpu" / run
+        assert (a / "checkpoints" / "best.pt").stat().st_ino == (b / "checkpoints" / "best.pt").stat().st_ino
+    # a changed option is a different run: trained, not reused
+    third = tmp_path / "third.toml"
+    third.write_text(TINY.replace('name = "tiny"', 'name = "third"').replace(
+        'options = { probe_epochs = 2 }', 'options = { probe_epochs = 2, alpha = 0.3 }'))
+    assert main(["experiment", "run", str(third), "--out", str(out), "--seeds", "0", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "asac-s0: trained" in printed and "base-s0: reused" in printed
+
+
+def test_grid_filter_and_cross_dataset_entries(tmp_path: Path, capsys) -> None:
+    from helpers import write_manifest
+
+    data = tmp_path / "data"
+    write_manifest(data / "mine")
+    text = TINY.split("[[run]]")[0] + """
+[grid]
+target = ["smile", "hair"]
+
+[[run]]
+id = "base"
+label = "Base"
+
+[[cross]]
+label = "my faces"
+dataset = "manifest"
+manifest = "mine/manifest.csv"
+target = "smiling"
+protected = "tone"
+positive = "yes"
+name = "on-mine"
+
+[[cross]]
+dataset = "utkface"
+root = "utkface"
+"""
+    path = tmp_path / "cross.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="grid target has no value nose"):
+        run_experiment(load_experiment(path), out, data=data, only={"target": ["nose"]}, log=QUIET)
+    assert main(["experiment", "run", str(path), "--out", str(out), "--data", str(data), "--grid", "target=smile",
+                 "--seeds", "0,1", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count(": trained") == 2 and "hair" not in printed
+    assert "skipping cross-dataset evaluation on utkface" in printed
+    for seed in (0, 1):
+        doc = json.loads((out / "tiny" / "cpu" / "smile" / f"base-s{seed}" / "metrics-on-mine.json").read_text())
+        assert doc["dataset"] == "manifest" and doc["trained_on"] == "synthetic"
+    results = (out / "tiny" / "cpu" / "results.md").read_text()
+    assert "## Cross-dataset: my faces (trained on synthetic, tested on manifest test)" in results
+    assert "[" in results.split("## Headline metrics")[1].split("\n")[4]  # mean ± sd [interval]

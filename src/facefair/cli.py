@@ -140,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method-opt", action="append", metavar="KEY=VALUE",
                    help="override a method option for this evaluation, e.g. inference=raw (FineFACE); "
                         "outputs get a tag: metrics-inference-raw.json")
+    x = p.add_argument_group("cross-dataset evaluation (FineFACE Table 3): the run's model on another dataset")
+    x.add_argument("--on", metavar="DATASET", help="evaluate on this dataset instead (celeba, utkface, fairface, "
+                                                  "manifest); writes metrics-on-DATASET.json")
+    x.add_argument("--root", help="the other dataset's folder (its official layout)")
+    x.add_argument("--manifest", help="with --on manifest: the CSV manifest (image column + label columns)")
+    x.add_argument("--target", help="its target attribute (default: the run's target name)")
+    x.add_argument("--protected", help="its protected attribute (default: the run's)")
+    x.add_argument("--positive", help="its target class meaning the model's positive class "
+                                      "(default: the class of the same name)")
+    x.add_argument("--name", help="file tag instead of on-DATASET")
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("explain", help="attribution pictures (Integrated Gradients, CAMs) of a run's images, "
@@ -197,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/experiments", help="output root (default runs/experiments)")
     p.add_argument("--data", default=None, help="folder holding the datasets (default $FACEFAIR_DATA or ../shared/data)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds instead of the file's")
+    p.add_argument("--grid", action="append", metavar="KEY=V1,V2",
+                   help="only these values of a grid key, e.g. target=Smiling (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="list the planned runs and what is done; train nothing")
     p.add_argument("--no-progress", action="store_true")
 
@@ -397,13 +409,23 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate, options_tag, output_names
+    from .evaluation import cross_tag, evaluate, evaluate_on, options_tag, output_names
 
     options = _kv(args.method_opt, "--method-opt")
-    report = evaluate(args.run, args.split, args.checkpoint, n_boot=args.bootstrap,
-                      progress=not args.no_progress, method_options=options)
+    tag = options_tag(options)
+    if args.on:
+        report = evaluate_on(args.run, args.on, args.root, args.target, args.protected, args.positive, args.split,
+                             {"manifest": args.manifest} if args.manifest else None, args.name, args.checkpoint,
+                             n_boot=args.bootstrap, progress=not args.no_progress, method_options=options)
+        tag = "-".join(t for t in (cross_tag(args.on, args.name), tag) if t)
+    else:
+        stray = [f"--{k}" for k in ("root", "manifest", "target", "protected", "positive", "name") if getattr(args, k)]
+        if stray:
+            raise ConfigError(f"{', '.join(stray)} only apply with --on DATASET")
+        report = evaluate(args.run, args.split, args.checkpoint, n_boot=args.bootstrap,
+                          progress=not args.no_progress, method_options=options)
     print(report.format_table())
-    pred_name, metrics_name = output_names(args.split, options_tag(options))
+    pred_name, metrics_name = output_names(args.split, tag)
     print(f"wrote {Path(args.run) / metrics_name} and {Path(args.run) / pred_name}")
     return 0
 
@@ -459,8 +481,15 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             print(f"{name:<24} {load_experiment(path).paper:<34} {path.name}")
         return 0
     seeds = [int(s) for s in args.seeds.split(",") if s] if args.seeds else None
+    only: dict[str, list[str]] | None = None
+    for item in args.grid or []:
+        key, eq, vals = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--grid takes KEY=V1,V2, got {item!r}")
+        only = {**(only or {}), key.strip(): [v.strip() for v in vals.split(",") if v.strip()]}
     for exp in resolve(args.name):
-        path = run_experiment(exp, args.out, args.scale, args.data, seeds, args.dry_run, not args.no_progress)
+        path = run_experiment(exp, args.out, args.scale, args.data, seeds, args.dry_run, not args.no_progress,
+                              only=only)
         if not args.dry_run:
             print(f"wrote {path}")
     return 0

@@ -13,9 +13,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from .data.base import SPLITS, FaceData, Task
 from .data.loader import SplitImages
+from .errors import ConfigError, DataError
 from .metrics import FairnessReport, fairness_report, write_predictions
-from .trainer import load_run, predict
+from .trainer import attach_cache, load_run, predict
 
 
 def output_names(split: str, tag: str = "") -> tuple[str, str]:
@@ -26,8 +30,11 @@ def output_names(split: str, tag: str = "") -> tuple[str, str]:
 
 def options_tag(options: dict[str, Any] | None) -> str:
     """A file-name-safe tag for overridden method options: {'inference': 'raw'} -> 'inference-raw'."""
-    parts = [f"{k}-{v}" for k, v in sorted((options or {}).items())]
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in "-".join(parts))
+    return _safe("-".join(f"{k}-{v}" for k, v in sorted((options or {}).items())))
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
 def evaluate(run: str | Path, split: str = "test", checkpoint: str = "best", n_boot: int = 1000,
@@ -43,17 +50,99 @@ def evaluate(run: str | Path, split: str = "test", checkpoint: str = "best", n_b
         cfg.progress = progress
     ds = SplitImages(task, task.indices(split), cfg.size)
     out = predict(method, model, ds, cfg, device, desc=f"evaluate {split}")
-    groups = [task.group_classes[g] for g in out.group]
-    ids = [str(task.data.ids[i]) for i in out.index]
-    pred_name, metrics_name = output_names(split, options_tag(method_options))
-    write_predictions(run / pred_name, ids, out.y, groups, out.score, out.pred)
-    report = fairness_report(out.y, out.pred, groups, n_boot=n_boot, ci_level=ci_level,
-                             seed=cfg.seed, source=f"{run} ({split})")
     doc = {"run": str(run), "split": split, "checkpoint": checkpoint, "dataset": cfg.dataset,
            "target": cfg.target, "protected": cfg.protected, "method": cfg.method,
-           "arch": cfg.arch, "size": cfg.size, "method_options": cfg.method_options,
-           **report.to_dict()}
-    tmp = run / f".{metrics_name}.tmp"
-    tmp.write_text(json.dumps(doc, indent=2))
-    os.replace(tmp, run / metrics_name)
+           "arch": cfg.arch, "size": cfg.size, "method_options": cfg.method_options}
+    return _write(run, task, out, output_names(split, options_tag(method_options)), doc, n_boot, ci_level,
+                  cfg.seed, f"{run} ({split})")
+
+
+def _write(run: Path, task: Task, out: Any, names: tuple[str, str], doc: dict[str, Any], n_boot: int,
+           ci_level: float, seed: int, source: str) -> FairnessReport:
+    """Write the predictions CSV and the metrics JSON (atomically) of one evaluation."""
+    groups = [task.group_classes[g] for g in out.group]
+    ids = [str(task.data.ids[i]) for i in out.index]
+    write_predictions(run / names[0], ids, out.y, groups, out.score, out.pred)
+    report = fairness_report(out.y, out.pred, groups, n_boot=n_boot, ci_level=ci_level, seed=seed, source=source)
+    tmp = run / f".{names[1]}.tmp"
+    tmp.write_text(json.dumps({**doc, **report.to_dict()}, indent=2))
+    os.replace(tmp, run / names[1])
     return report
+
+
+def cross_task(data: FaceData, target: str, protected: str, positive_class: str,
+               positive: str | None = None) -> Task:
+    """The evaluation dataset's task, its target coded like the training task's.
+
+    Why: a FairFace model's class 1 is "Male"; CelebA's ``Male`` attribute calls its class 1
+    "Male" too, UTKFace's gender uses FairFace's names, but a user's manifest may say "m" or
+    "1". ``positive`` names the evaluation class that means the model's positive class;
+    without it the class called like the model's positive class is taken. Unlike training,
+    the target may also be the protected attribute (gender accuracy per gender, FineFACE
+    Table 4).
+    """
+    y_codes, y_classes = data.attribute(target)
+    want = positive if positive is not None else positive_class
+    if want not in y_classes:
+        raise ConfigError(f"dataset {data.name}: target '{target}' has classes {', '.join(map(repr, y_classes))}, "
+                          f"none called {want!r} (the model's positive class is {positive_class!r}); "
+                          "name the evaluation class meaning it with --positive")
+    if len(y_classes) != 2:
+        raise ConfigError(f"dataset {data.name}: target '{target}' has {len(y_classes)} classes "
+                          f"({', '.join(y_classes)}); facefair targets are binary")
+    g, g_classes = data.attribute(protected)
+    y = (np.asarray(y_codes) == y_classes.index(want)).astype(np.int64)
+    other = next(c for c in y_classes if c != want)
+    return Task(data, target, protected, y, [other, want], np.asarray(g, dtype=np.int64), g_classes)
+
+
+def cross_tag(dataset: str, name: str | None = None) -> str:
+    """The file tag of a cross-dataset evaluation: ``on-<dataset>`` unless named."""
+    return _safe(name or f"on-{dataset}")
+
+
+def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, target: str | None = None,
+                protected: str | None = None, positive: str | None = None, split: str = "test",
+                dataset_options: dict[str, Any] | None = None, name: str | None = None,
+                checkpoint: str = "best", n_boot: int = 1000, ci_level: float = 0.95,
+                progress: bool | None = None, log: Any = print,
+                method_options: dict[str, Any] | None = None) -> FairnessReport:
+    """Cross-dataset evaluation: a run's model on another dataset's ``split`` (FineFACE Table 3).
+
+    The model sees the images at its own resolution; the target defaults to the run's target
+    name, the protected attribute to the run's. Protected labels are not passed to the model
+    (they mean other groups here), so a method that needs them at inference (domain-
+    independent ``conditional``) is refused. Writes ``predictions-on-<dataset>.csv`` and
+    ``metrics-on-<dataset>.json`` (or ``name``) in the run folder.
+    """
+    from .data.registry import load_dataset
+
+    run = Path(run)
+    cfg, train_task, method, model, device = load_run(run, checkpoint, log, method_options)
+    if progress is not None:
+        cfg.progress = progress
+    opts = dict(dataset_options or {})
+    if dataset in ("fairface", "utkface", "manifest"):
+        opts.setdefault("split_seed", cfg.split_seed)
+    data = load_dataset(dataset, root, **opts)
+    for note in data.notes:
+        log(f"note: {note}")
+    if data.images is None:
+        attach_cache(data, cfg.size, "auto", log)
+    target = target or cfg.target
+    protected = protected or cfg.protected
+    task = cross_task(data, target, protected, train_task.y_classes[1], positive)
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    idx = np.flatnonzero(data.split == SPLITS[split])
+    if len(idx) == 0:
+        raise DataError(f"dataset {data.name} has no '{split}' images", data.root)
+    ds = SplitImages(task, idx, cfg.size)
+    out = predict(method, model, ds, cfg, device, desc=f"evaluate on {data.name} {split}", pass_groups=False)
+    tag = "-".join(t for t in (cross_tag(dataset, name), options_tag(method_options)) if t)
+    doc = {"run": str(run), "split": split, "checkpoint": checkpoint, "dataset": dataset, "root": str(root),
+           "trained_on": cfg.dataset, "target": target, "protected": protected,
+           "positive": task.y_classes[1], "method": cfg.method, "arch": cfg.arch, "size": cfg.size,
+           "method_options": cfg.method_options}
+    return _write(run, task, out, output_names(split, tag), doc, n_boot, ci_level, cfg.seed,
+                  f"{run} on {data.name} ({split})")

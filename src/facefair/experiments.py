@@ -12,14 +12,25 @@ folder (``--data``, default ``$FACEFAIR_DATA`` or ``../shared/data``), never har
 Folders: ``OUT/<experiment>/<scale>/[<grid value>/]<run id>-s<seed>``. A run whose
 ``metrics.json`` exists and whose saved config equals the planned one is skipped; one cut
 short resumes from its checkpoint; one whose saved config differs is an error (the file was
-edited: use another ``--out``). The results table (the paper's layout, mean over seeds) and
-the seed table (mean ± sd of every metric) go to ``OUT/<experiment>/<scale>/results.md``.
+edited: use another ``--out``). Configs are compared by what they train: a fine-tune's
+``init`` folder stands for its base's config, so a run is the same wherever its base lives.
+A run not made yet whose config equals a finished run anywhere under ``OUT`` (another
+table's baseline, say) is reused: its folder is copied by hard links, not retrained.
+
+``[[cross]]`` entries evaluate every run on another dataset as well (FineFACE Table 3:
+train on FairFace, test on UTKFace, CelebA or a CSV manifest); a cross dataset whose folder
+is absent under ``--data`` is skipped with a message.
+
+The results (the paper's layout, mean over seeds; the headline metrics with mean ± sd and the
+bootstrap interval; every metric mean ± sd) go to ``OUT/<experiment>/<scale>/results.md``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +47,9 @@ else:  # pragma: no cover
 
 SCALES = ("cpu", "gpu")
 RUN_KEYS = {"id", "label", "method", "options", "from", "train", "cpu", "gpu", "evaluate"}
-TOP_KEYS = {"experiment", "train", "scale", "grid", "run"}
+TOP_KEYS = {"experiment", "train", "scale", "grid", "run", "cross"}
+CROSS_KEYS = {"label", "dataset", "root", "manifest", "target", "protected", "positive", "name", "split"}
+VOLATILE = ("progress", "workers", "threads", "device")
 
 
 @dataclass
@@ -52,6 +65,7 @@ class PlannedRun:
     overrides: dict[str, Any]  # trainer options (for a fine-tune: over the base's config)
     base: Path | None = None
     evaluations: list[dict[str, Any]] = field(default_factory=list)
+    cross: list[dict[str, Any]] = field(default_factory=list)
 
     def config(self) -> TrainConfig:
         """The run's full configuration (a fine-tune's needs its base trained first)."""
@@ -80,8 +94,10 @@ class Experiment:
     seeds: list[int]
     doc: dict[str, Any]
 
-    def plan(self, scale: str, out: Path, data: Path, seeds: list[int] | None = None) -> list[PlannedRun]:
-        """Every run of every seed (and grid value), bases before what they fine-tune."""
+    def plan(self, scale: str, out: Path, data: Path, seeds: list[int] | None = None,
+             only: dict[str, list[str]] | None = None) -> list[PlannedRun]:
+        """Every run of every seed (and grid value), bases before what they fine-tune.
+        ``only`` keeps the grid values named per key (``--grid target=Smiling``)."""
         if scale not in SCALES:
             raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {scale!r}")
         if scale not in self.doc.get("scale", {}):
@@ -89,7 +105,22 @@ class Experiment:
         common = {**self.doc.get("train", {}), **self.doc["scale"][scale]}
         if "root" in common:
             common["root"] = str(data / common["root"])
-        grid = self.doc.get("grid", {})
+        cross = []
+        for c in self.doc.get("cross", []):
+            c = dict(c)
+            for key in ("root", "manifest"):
+                if key in c:
+                    c[key] = str(data / c[key])
+            cross.append(c)
+        grid = dict(self.doc.get("grid", {}))
+        for key, values in (only or {}).items():
+            if key not in grid:
+                raise ConfigError(f"{self.path}: no grid key '{key}' (grid: {', '.join(grid) or 'none'})")
+            unknown = [v for v in values if v not in map(str, grid[key])]
+            if unknown:
+                raise ConfigError(f"{self.path}: grid {key} has no value {', '.join(unknown)} "
+                                  f"(values: {', '.join(map(str, grid[key]))})")
+            grid[key] = [v for v in grid[key] if str(v) in values]
         keys = list(grid)
         combos = list(itertools.product(*(grid[k] for k in keys))) or [()]
         planned: list[PlannedRun] = []
@@ -109,15 +140,17 @@ class Experiment:
                     else:
                         over = {**common, **over}
                     planned.append(PlannedRun(folder, rid, run.get("label", rid), seed, run.get("method", "erm"),
-                                              dict(run.get("options", {})), over, base, list(run.get("evaluate", []))))
+                                              dict(run.get("options", {})), over, base, list(run.get("evaluate", [])), cross))
         return planned
 
-    def rows(self, planned: list[PlannedRun]) -> dict[str, list[str]]:
-        """Label -> the evaluated run folders of every seed and grid value (for the tables)."""
+    def rows(self, planned: list[PlannedRun], metrics_file: str = "metrics.json") -> dict[str, list[str]]:
+        """Label -> the evaluated runs of every seed and grid value (for the tables); with another
+        ``metrics_file`` (a cross-dataset evaluation) the paths of those files."""
         rows: dict[str, list[str]] = {}
         for p in planned:
-            if (p.folder / "metrics.json").is_file():
-                rows.setdefault(p.label, []).append(str(p.folder))
+            if (p.folder / metrics_file).is_file():
+                rows.setdefault(p.label, []).append(str(p.folder if metrics_file == "metrics.json"
+                                                        else p.folder / metrics_file))
         return rows
 
 
@@ -163,6 +196,11 @@ def load_experiment(path: str | Path) -> Experiment:
     for key, values in doc.get("grid", {}).items():
         if not isinstance(values, list) or not values:
             raise _fail(path, f"[grid] {key} must be a non-empty list")
+    for i, c in enumerate(doc.get("cross", []), start=1):
+        bad = set(c) - CROSS_KEYS
+        if bad or "dataset" not in c:
+            raise _fail(path, f"cross {i}: " + (f"unknown key(s) {', '.join(sorted(bad))}" if bad
+                                               else "needs a 'dataset'"))
     for scale in doc.get("scale", {}):
         if scale not in SCALES:
             raise _fail(path, f"[scale.{scale}]: scales are {', '.join(SCALES)}")
@@ -200,16 +238,58 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("FACEFAIR_DATA", "../shared/data"))
 
 
-def _same(saved: TrainConfig, planned: TrainConfig) -> bool:
-    a, b = saved.to_dict(), planned.to_dict()
-    for volatile in ("progress", "workers", "threads", "device"):
-        a.pop(volatile, None)
-        b.pop(volatile, None)
-    return a == b
+def identity(cfg: TrainConfig, depth: int = 0) -> dict[str, Any]:
+    """What a config trains: its fields less the volatile ones, a fine-tune's ``init`` folder
+    replaced by that base's own identity (so moving or reusing a base keeps it the same), and
+    the method's options with their defaults filled in."""
+    from .methods import get_method
+
+    d = cfg.to_dict()
+    for key in VOLATILE:
+        d.pop(key, None)
+    # every option spelled out: {} and {"order": "ascending"} (the default) train the same
+    d["method_options"] = dataclasses.asdict(get_method(cfg.method, cfg.method_options).options)
+    init = Path(d["init"]) / "config.json" if d.get("init") else None
+    if init is not None and init.is_file() and depth < 8:
+        d["init"] = identity(TrainConfig.load(init), depth + 1)
+    return d
 
 
-def execute(run: PlannedRun, progress: bool, log: Any) -> str:
-    """Make one run folder: 'done' (skipped), 'resumed' or 'trained'. Then its evaluations."""
+def find_same(root: Path, cfg: TrainConfig, skip: Path) -> Path | None:
+    """A finished run folder under ``root`` that trained exactly ``cfg`` (not ``skip``)."""
+    want = identity(cfg)
+    for saved in sorted(root.rglob("config.json")) if root.is_dir() else []:
+        folder = saved.parent
+        if folder == skip or not (folder / "metrics.json").is_file():
+            continue
+        try:
+            if identity(TrainConfig.load(saved)) == want:
+                return folder
+        except ConfigError:
+            continue
+    return None
+
+
+def link_copy(src: Path, dst: Path) -> None:
+    """Copy a run folder by hard links (a copy where linking fails), then rename into place."""
+    tmp = dst.with_name(f".{dst.name}.reuse")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for path in sorted(src.rglob("*")):
+        target = tmp / path.relative_to(src)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
+    os.replace(tmp, dst)
+
+
+def execute(run: PlannedRun, progress: bool, log: Any, pool: Path | None = None) -> str:
+    """Make one run folder: 'done' (skipped), 'reused', 'resumed' or 'trained'; then its
+    evaluations. ``pool`` is where finished runs may be reused from."""
     from .evaluation import evaluate, options_tag, output_names
     from .trainer import train
 
@@ -218,44 +298,76 @@ def execute(run: PlannedRun, progress: bool, log: Any) -> str:
     saved = run.folder / "config.json"
     status = "trained"
     if saved.is_file():
-        if not _same(TrainConfig.load(saved), cfg):
+        if identity(TrainConfig.load(saved)) != identity(cfg):
             raise ConfigError(f"{run.folder}: its config.json differs from the experiment's plan "
                               "(the experiment file changed?); remove the folder or use another --out")
-        status = "resumed"
-    if status == "resumed" and (run.folder / "metrics.json").is_file():
-        status = "done"
-    else:
+        status = "done" if (run.folder / "metrics.json").is_file() else "resumed"
+    elif pool is not None and (same := find_same(pool, cfg, run.folder)) is not None:
+        link_copy(same, run.folder)
+        log(f"reusing {same} (same config)")
+        status = "reused"
+    if status in ("trained", "resumed"):
         train(cfg, run.folder, resume=status == "resumed", log=log)
         evaluate(run.folder, progress=progress, log=log)
     for opts in run.evaluations:
         if not (run.folder / output_names("test", options_tag(opts))[1]).is_file():
             evaluate(run.folder, progress=progress, log=log, method_options=opts)
+    for c in run.cross:
+        cross_evaluate(run.folder, c, progress, log)
     return status
+
+
+def cross_file(c: dict[str, Any]) -> str:
+    """The metrics file a ``[[cross]]`` entry writes in each run folder."""
+    from .evaluation import cross_tag, output_names
+
+    return output_names(c.get("split", "test"), cross_tag(c["dataset"], c.get("name")))[1]
+
+
+def cross_evaluate(folder: Path, c: dict[str, Any], progress: bool, log: Any) -> None:
+    """One ``[[cross]]`` evaluation of a finished run, unless done or its data are absent."""
+    from .evaluation import evaluate_on
+
+    source = c.get("manifest") or c.get("root")
+    if source is not None and not Path(source).exists():
+        log(f"skipping cross-dataset evaluation on {c['dataset']}: {source} not found")
+        return
+    if (folder / cross_file(c)).is_file():
+        return
+    evaluate_on(folder, c["dataset"], c.get("root"), c.get("target"), c.get("protected"), c.get("positive"),
+                c.get("split", "test"), {"manifest": c["manifest"]} if "manifest" in c else None, c.get("name"),
+                progress=progress, log=log)
 
 
 def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: str | Path | None = None,
                    seeds: list[int] | None = None, dry_run: bool = False, progress: bool = True,
-                   log: Any = print) -> Path:
+                   log: Any = print, only: dict[str, list[str]] | None = None) -> Path:
     """Run (or resume) every planned run, then write the results tables; returns their path."""
     out = Path(out)
     data = Path(data) if data is not None else default_data_dir()
-    planned = exp.plan(scale, out, data, seeds)
+    planned = exp.plan(scale, out, data, seeds, only)
     log(f"{exp.name} ({exp.paper}, scale {scale}): {len(planned)} run(s) in {out / exp.name / scale}")
     if dry_run:
         for p in planned:
             state = "done" if (p.folder / "metrics.json").is_file() else "to run"
+            if state == "to run" and not (p.folder / "config.json").is_file():
+                try:
+                    same = find_same(out, p.config(), p.folder)
+                except ConfigError:  # a fine-tune whose base is not trained yet
+                    same = None
+                state = f"reuse {same}" if same is not None else state
             src = f" from {p.base.name}" if p.base else ""
             log(f"  {p.folder}  {p.method}{src}  [{state}]")
         return out / exp.name / scale / "results.md"
     for i, p in enumerate(planned, start=1):
-        status = execute(p, progress, log)
+        status = execute(p, progress, log, pool=out)
         log(f"[{i}/{len(planned)}] {p.folder}: {status}")
     return write_results(exp, planned, out / exp.name / scale / "results.md", scale)
 
 
 def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale: str) -> Path:
     """The paper-layout table and the seed table of the evaluated runs, as markdown."""
-    from .report.tables import seed_table
+    from .report.tables import interval_table, seed_table
 
     rows = exp.rows(planned)
     layout = LAYOUTS[exp.layout]
@@ -263,8 +375,16 @@ def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale:
     text = (f"# {exp.paper}: {exp.name} ({scale} scale)\n\n{exp.description.strip()}\n\n"
             f"Seeds {', '.join(map(str, seeds))}; values are means over seeds (and over target attributes "
             "where the layout says so). Experiment file: "
-            f"`experiments/{exp.path.name}`.\n\n{layout(rows)}\n## Every metric, mean ± sd over seeds\n\n"
-            f"{seed_table(rows)}")
+            f"`experiments/{exp.path.name}`.\n\n{layout(rows)}\n"
+            "## Headline metrics: mean ± sd over seeds [mean of the seeds' 95% test bootstrap intervals]\n\n"
+            f"{interval_table(rows)}\n")
+    for c in exp.doc.get("cross", []):
+        crows = exp.rows(planned, cross_file(c))
+        if crows:
+            text += (f"## Cross-dataset: {c.get('label', c['dataset'])} (trained on {exp.doc['train'].get('dataset')}, "
+                     f"tested on {c['dataset']} {c.get('split', 'test')})\n\n{layout(crows)}\n"
+                     f"{interval_table(crows)}\n")
+    text += f"## Every metric, mean ± sd over seeds\n\n{seed_table(rows)}"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)

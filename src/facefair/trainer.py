@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_atomic
 from .config import TrainConfig
-from .data import Task, load_cache, load_dataset
+from .data import FaceData, Task, load_cache, load_dataset
 from .data.cache import default_cache_dir
 from .data.loader import SplitImages, iterate, n_batches, random_flip, to_input
 from .errors import ConfigError, DataError
@@ -64,11 +64,16 @@ def load_task(cfg: TrainConfig, log: Any = print) -> Task:
     for note in data.notes:
         log(f"note: {note}")
     if data.images is None and cfg.cache:
-        cache = default_cache_dir(data, cfg.size) if cfg.cache == "auto" else Path(cfg.cache)
-        if cfg.cache != "auto" or (cache / "meta.json").is_file():
-            data.attach_images(load_cache(data, cache))
-            log(f"using prepared cache {cache}")
+        attach_cache(data, cfg.size, cfg.cache, log)
     return data.task(cfg.target, cfg.protected)
+
+
+def attach_cache(data: FaceData, size: int, cache: str, log: Any = print) -> None:
+    """Use the prepared pixel cache: the named folder, or with 'auto' the default one if made."""
+    folder = default_cache_dir(data, size) if cache == "auto" else Path(cache)
+    if cache != "auto" or (folder / "meta.json").is_file():
+        data.attach_images(load_cache(data, folder))
+        log(f"using prepared cache {folder}")
 
 
 def cosine_lr(base: float, step: int, total: int, schedule: str) -> float:
@@ -127,8 +132,11 @@ class SplitOutput:
 
 @torch.no_grad()
 def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
-            device: torch.device, desc: str = "eval") -> SplitOutput:
-    """Softmax score of the positive class and argmax prediction for every image of ``ds``."""
+            device: torch.device, desc: str = "eval", pass_groups: bool = True) -> SplitOutput:
+    """Softmax score of the positive class and argmax prediction for every image of ``ds``.
+
+    ``pass_groups`` False hides the protected labels from the method (another dataset's groups).
+    """
     model.eval()
     outs: dict[str, list[np.ndarray]] = {k: [] for k in ("index", "y", "group", "score", "pred")}
     bar = tqdm(iterate(ds, cfg.eval_batch_size, workers=cfg.workers), desc=desc, leave=False,
@@ -137,7 +145,7 @@ def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
     for b in bar:
         x = to_input(b["x"], device, cfg.channels_last)
         with ctx:
-            logits = method.predict_logits(model, x, b["group"].to(device)).float()
+            logits = method.predict_logits(model, x, b["group"].to(device) if pass_groups else None).float()
         prob = logits.softmax(1)[:, 1]
         outs["score"].append(prob.cpu().numpy())
         outs["pred"].append(logits.argmax(1).cpu().numpy())

@@ -61,6 +61,32 @@ def seed_table(rows: dict[str, list[str | Path]], metrics: tuple[str, ...] | Non
     return "\n".join(lines) + "\n"
 
 
+def interval_table(rows: dict[str, list[str | Path]], metrics: tuple[str, ...] = PAPER_ORDER) -> str:
+    """Mean ± sd over seeds with the seeds' mean 95% test bootstrap interval, ``0.041 ± 0.006
+    [0.024, 0.060]``: the spread says how much the seed moves a number, the interval how much
+    the finite test split does."""
+    lines = ["| setting | seeds | " + " | ".join(metrics) + " |", "|---|---|" + "---|" * len(metrics)]
+    for label, runs in rows.items():
+        docs = [load_metrics(r) for r in runs]
+        cells = []
+        for k in metrics:
+            vals = [d["metrics"][k] for d in docs if d["metrics"].get(k) is not None]
+            if not vals:
+                cells.append("")
+                continue
+            mean = sum(vals) / len(vals)
+            cell = f"{mean:.3f}"
+            if len(vals) > 1:
+                cell += f" ± {math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)):.3f}"
+            cis = [d.get("ci", {}).get(k) for d in docs]
+            cis = [c for c in cis if c and None not in c]
+            if cis:
+                cell += f" [{sum(c[0] for c in cis) / len(cis):.3f}, {sum(c[1] for c in cis) / len(cis):.3f}]"
+            cells.append(cell)
+        lines.append(f"| {label} | {len(docs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def parse_rows(specs: list[str], log: Any = None) -> dict[str, list[str]]:
     """``['Base=runs/base-s*', ...]`` -> {label: sorted evaluated run folders}.
 

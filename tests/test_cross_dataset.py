@@ -1,0 +1,92 @@
+"""Cross-dataset evaluation (FineFACE Table 3): a run's model on another dataset. The same
+images served through a CSV manifest must give the very scores the in-domain evaluation
+gives; labels are mapped by class name (or ``--positive``); groups never reach the model."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from helpers import SYNTH, write_manifest
+
+from facefair.cli import main
+from facefair.config import TrainConfig
+from facefair.errors import ConfigError
+from facefair.evaluation import evaluate, evaluate_on
+from facefair.trainer import train
+
+QUIET = lambda *_: None
+
+
+def _cfg(method: str = "erm", **options) -> TrainConfig:
+    return TrainConfig(dataset="synthetic", dataset_options=SYNTH, arch="tiny", size=32, batch_size=32,
+                       epochs=1, progress=False, method=method, method_options=options, bf16=False)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cross") / "run"
+    train(_cfg(), out, log=QUIET)
+    return out
+
+
+def _scores(path: Path) -> dict[str, float]:
+    with path.open() as f:
+        return {Path(r["id"]).stem: float(r["score"]) for r in csv.DictReader(f)}
+
+
+def test_same_images_through_a_manifest_give_the_in_domain_scores(run: Path, tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "m")
+    home = evaluate(run, n_boot=0, log=QUIET)
+    away = evaluate_on(run, "manifest", target="smiling", protected="tone", positive="yes",
+                       dataset_options={"manifest": str(manifest)}, n_boot=50, log=QUIET)
+    a, b = _scores(run / "predictions.csv"), _scores(run / "predictions-on-manifest.csv")
+    assert a.keys() == b.keys() and len(a) == SYNTH["n_test"]
+    assert max(abs(a[k] - b[k]) for k in a) < 1e-6
+    assert away.overall["accuracy"] == pytest.approx(home.overall["accuracy"])
+    doc = json.loads((run / "metrics-on-manifest.json").read_text())
+    assert doc["trained_on"] == "synthetic" and doc["positive"] == "yes" and doc["dataset"] == "manifest"
+    assert {g["group"] for g in doc["groups"]} == {"light", "dark"}
+    assert "accuracy" in doc["ci"]  # with its bootstrap interval
+
+
+def test_classes_are_matched_by_name_or_the_error_says_what_to_pass(run: Path, tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "m", ("not smiling", "smiling"))  # the model's own names
+    evaluate_on(run, "manifest", target="smiling", protected="tone", name="same-names", n_boot=0,
+                dataset_options={"manifest": str(manifest)}, log=QUIET)
+    assert (run / "metrics-same-names.json").is_file()
+    odd = write_manifest(tmp_path / "odd", ("0", "1"))
+    with pytest.raises(ConfigError, match=r"none called 'smiling'.*--positive"):
+        evaluate_on(run, "manifest", target="smiling", protected="tone",
+                    dataset_options={"manifest": str(odd)}, log=QUIET)
+    # flipping the positive class flips every label: accuracy becomes 1 - accuracy
+    r1 = evaluate_on(run, "manifest", target="smiling", protected="tone", positive="1", name="p1", n_boot=0,
+                     dataset_options={"manifest": str(odd)}, log=QUIET)
+    r0 = evaluate_on(run, "manifest", target="smiling", protected="tone", positive="0", name="p0", n_boot=0,
+                     dataset_options={"manifest": str(odd)}, log=QUIET)
+    assert r0.overall["accuracy"] == pytest.approx(1 - r1.overall["accuracy"])
+
+
+def test_protected_labels_of_another_dataset_never_reach_the_model(tmp_path: Path) -> None:
+    out = tmp_path / "di"
+    train(_cfg("domain_independent", inference="conditional"), out, log=QUIET)
+    manifest = write_manifest(tmp_path / "m")
+    with pytest.raises(ConfigError, match="conditional' needs the protected labels"):
+        evaluate_on(out, "manifest", target="smiling", protected="tone", positive="yes",
+                    dataset_options={"manifest": str(manifest)}, log=QUIET)
+    # the group-free rule works across datasets
+    evaluate_on(out, "manifest", target="smiling", protected="tone", positive="yes", n_boot=0,
+                dataset_options={"manifest": str(manifest)}, log=QUIET, method_options={"inference": "sum"})
+    assert (out / "metrics-on-manifest-inference-sum.json").is_file()
+
+
+def test_cli_cross_dataset_evaluation(run: Path, tmp_path: Path, capsys) -> None:
+    manifest = write_manifest(tmp_path / "m")
+    assert main(["evaluate", str(run), "--on", "manifest", "--manifest", str(manifest), "--target", "smiling",
+                 "--protected", "tone", "--positive", "yes", "--name", "cli", "--bootstrap", "0",
+                 "--no-progress"]) == 0
+    assert "metrics-cli.json" in capsys.readouterr().out and (run / "metrics-cli.json").is_file()
+    assert main(["evaluate", str(run), "--root", str(tmp_path)]) == 2
+    assert "--root only apply with --on" in capsys.readouterr().err
