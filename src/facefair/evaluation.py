@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .data.base import SPLITS, FaceData, Task
+from .data.base import FaceData, Task
 from .data.loader import SplitImages
-from .errors import ConfigError, DataError
+from .errors import ConfigError
 from .metrics import FairnessReport, fairness_report, write_predictions
 from .trainer import attach_cache, load_run, predict
 
@@ -132,12 +132,7 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
     target = target or cfg.target
     protected = protected or cfg.protected
     task = cross_task(data, target, protected, train_task.y_classes[1], positive)
-    if split not in SPLITS:
-        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    idx = np.flatnonzero(data.split == SPLITS[split])
-    if len(idx) == 0:
-        raise DataError(f"dataset {data.name} has no '{split}' images", data.root)
-    ds = SplitImages(task, idx, cfg.size)
+    ds = SplitImages(task, task.indices(split), cfg.size)
     out = predict(method, model, ds, cfg, device, desc=f"evaluate on {data.name} {split}", pass_groups=False)
     tag = "-".join(t for t in (cross_tag(dataset, name), options_tag(method_options)) if t)
     doc = {"run": str(run), "split": split, "checkpoint": checkpoint, "dataset": dataset, "root": str(root),
