@@ -417,7 +417,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report = evaluate_on(args.run, args.on, args.root, args.target, args.protected, args.positive, args.split,
                              {"manifest": args.manifest} if args.manifest else None, args.name, args.checkpoint,
                              n_boot=args.bootstrap, progress=not args.no_progress, method_options=options)
-        tag = "-".join(t for t in (cross_tag(args.on, args.name), tag) if t)
+        tag = cross_tag(args.on, args.name, options)
     else:
         stray = [f"--{k}" for k in ("root", "manifest", "target", "protected", "positive", "name") if getattr(args, k)]
         if stray:

@@ -96,9 +96,10 @@ def cross_task(data: FaceData, target: str, protected: str, positive_class: str,
     return Task(data, target, protected, y, [other, want], np.asarray(g, dtype=np.int64), g_classes)
 
 
-def cross_tag(dataset: str, name: str | None = None) -> str:
-    """The file tag of a cross-dataset evaluation: ``on-<dataset>`` unless named."""
-    return _safe(name or f"on-{dataset}")
+def cross_tag(dataset: str, name: str | None = None, method_options: dict[str, Any] | None = None) -> str:
+    """The file tag of a cross-dataset evaluation: ``on-<dataset>`` unless named, then any
+    overridden method options (``on-celeba-inference-raw``)."""
+    return "-".join(t for t in (_safe(name or f"on-{dataset}"), options_tag(method_options)) if t)
 
 
 def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, target: str | None = None,
@@ -134,7 +135,7 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
     task = cross_task(data, target, protected, train_task.y_classes[1], positive)
     ds = SplitImages(task, task.indices(split), cfg.size)
     out = predict(method, model, ds, cfg, device, desc=f"evaluate on {data.name} {split}", pass_groups=False)
-    tag = "-".join(t for t in (cross_tag(dataset, name), options_tag(method_options)) if t)
+    tag = cross_tag(dataset, name, method_options)
     doc = {"run": str(run), "split": split, "checkpoint": checkpoint, "dataset": dataset, "root": str(root),
            "trained_on": cfg.dataset, "target": target, "protected": protected,
            "positive": task.y_classes[1], "method": cfg.method, "arch": cfg.arch, "size": cfg.size,
