@@ -71,6 +71,10 @@ def _add_trainer_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--clip", type=float, default=None, help="grad-norm clip (0 = off; default 1.0)")
     g.add_argument("--schedule", choices=("cosine", "constant"), default=None)
     g.add_argument("--bf16", action="store_true", default=None, help="bf16 autocast")
+    g.add_argument("--fp16", action="store_true", default=None,
+                   help="fp16 autocast with a gradient scaler (for GPUs without bf16)")
+    g.add_argument("--no-sync-bn", dest="sync_bn", action="store_false", default=None,
+                   help="under torchrun, keep each rank's own BatchNorm statistics")
     g.add_argument("--channels-last", action="store_true", default=None)
     g.add_argument("--no-flip", dest="flip", action="store_false", default=None,
                    help="no random horizontal flips in training")
@@ -220,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 TRAINER_FIELDS = ("epochs", "batch_size", "eval_batch_size", "optimizer", "lr", "weight_decay",
-                  "momentum", "clip", "schedule", "bf16", "channels_last", "flip", "seed", "split_seed",
+                  "momentum", "clip", "schedule", "bf16", "fp16", "sync_bn", "channels_last", "flip", "seed", "split_seed",
                   "max_train", "max_val", "select", "workers", "threads", "device", "checkpoint_every")
 TRAIN_FIELDS = ("method", "arch", "weights", "size", "root", *TRAINER_FIELDS)
 
@@ -313,9 +317,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = _train_config(args)
     res = train(cfg, args.out, resume=args.resume)
-    print(f"done: best epoch {res.best_epoch} (validation {cfg.select} {res.best_score:.4f}); run folder {res.out}")
-    print(f"next: facefair evaluate {res.out}")
+    if _is_main_process():
+        print(f"done: best epoch {res.best_epoch} (validation {cfg.select} {res.best_score:.4f}); "
+              f"run folder {res.out}")
+        print(f"next: facefair evaluate {res.out}")
     return 0
+
+
+def _is_main_process() -> bool:
+    """False on torchrun ranks other than 0, which train but stay silent."""
+    from .distributed import from_env
+
+    return from_env().is_main
 
 
 def _method_option_args(p: argparse.ArgumentParser, options_cls: type) -> list[str]:
@@ -371,8 +384,9 @@ def cmd_mitigate(args: argparse.Namespace) -> int:
 
     margs, options, overrides = _method_run_args("mitigate", list(args.rest))
     res = mitigate(margs.name, margs.base, margs.out, options, resume=margs.resume, **overrides)
-    print(f"done: best epoch {res.best_epoch}; run folder {res.out}")
-    print(f"next: facefair evaluate {res.out}")
+    if _is_main_process():
+        print(f"done: best epoch {res.best_epoch}; run folder {res.out}")
+        print(f"next: facefair evaluate {res.out}")
     return 0
 
 

@@ -43,6 +43,8 @@ class TrainConfig:
     clip: float | None = 1.0
     schedule: str = "cosine"
     bf16: bool = False
+    fp16: bool = False  # fp16 autocast with a gradient scaler (CUDA); bf16 needs none
+    sync_bn: bool = True  # under torchrun: BatchNorm statistics over the global batch
     channels_last: bool = False
     flip: bool = True
     seed: int = 0
@@ -72,6 +74,8 @@ class TrainConfig:
             raise ConfigError(f"--schedule must be cosine or constant, got {self.schedule!r}")
         if self.select not in SELECTABLE:
             raise ConfigError(f"--select must be one of {', '.join(SELECTABLE)}, got {self.select!r}")
+        if self.bf16 and self.fp16:
+            raise ConfigError("--bf16 and --fp16 exclude each other; pick one autocast type")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"--device must be auto, cpu or cuda[:N], got {self.device!r}")
 

@@ -2,8 +2,10 @@
 
 It owns the data order (a pure function of seed and epoch), the optimizer and its cosine
 schedule (a pure function of the step, so nothing but the optimizer's moments needs saving),
-grad-norm clipping, bf16 autocast, channels_last, validation after every epoch with the best
-epoch chosen on the validation split, atomic checkpoints and an exact ``resume``.
+grad-norm clipping, bf16/fp16 autocast, channels_last, validation after every epoch with the
+best epoch chosen on the validation split, atomic checkpoints and an exact ``resume``. Under
+``torchrun`` it trains data-parallel (see :mod:`facefair.distributed`): each rank its share
+of every batch, gradients averaged, validation gathered from all ranks, only rank 0 writing.
 
 Run folder: ``config.json``, ``log.jsonl`` (one line per epoch), ``checkpoints/last.pt``
 (full state), ``checkpoints/best.pt`` (model state_dict of the selected epoch), ``best.json``.
@@ -26,6 +28,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from . import distributed
 from .checkpoint import load_checkpoint, save_atomic
 from .config import TrainConfig
 from .data import FaceData, Task, load_cache, load_dataset
@@ -102,21 +105,41 @@ class _Context:
         self.generator = generator
         self.epoch = 0
         self.steps = 0
+        self.params = [p for g in optimizer.param_groups for p in g["params"]]
+        # fp16's narrow range needs loss scaling; skipped steps (inf grads) are the scaler's job
+        self.scaler = torch.amp.GradScaler(device.type) if cfg.fp16 else None
 
     def step(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {float(loss.detach())}")
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            distributed.average_gradients(self.params)
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+            distributed.average_gradients(self.params)
         if self.cfg.clip:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.steps += 1
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if not self.cfg.bf16:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return autocast(self.cfg, self.device)
+
+
+def autocast(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """The run's autocast: bf16, fp16 or none."""
+    if cfg.bf16:
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    if cfg.fp16:
+        return torch.autocast(device.type, dtype=torch.float16)
+    return contextlib.nullcontext()
 
 
 @dataclass
@@ -136,22 +159,36 @@ def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
     """Softmax score of the positive class and argmax prediction for every image of ``ds``.
 
     ``pass_groups`` False hides the protected labels from the method (another dataset's groups).
+    In a distributed run each rank predicts every world-th image and all ranks get the whole.
     """
     model.eval()
-    outs: dict[str, list[np.ndarray]] = {k: [] for k in ("index", "y", "group", "score", "pred")}
+    d = distributed.current()
+    if d.enabled:
+        ds = SplitImages(ds.task, ds.indices[d.rank::d.world], ds.size)
+    keys = ("index", "y", "group", "score", "pred")
+    outs: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     bar = tqdm(iterate(ds, cfg.eval_batch_size, workers=cfg.workers), desc=desc, leave=False,
-               total=n_batches(len(ds), cfg.eval_batch_size), disable=not cfg.progress, unit="batch")
-    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if cfg.bf16 else contextlib.nullcontext()
+               total=n_batches(len(ds), cfg.eval_batch_size), disable=not cfg.progress or not d.is_main,
+               unit="batch")
     for b in bar:
         x = to_input(b["x"], device, cfg.channels_last)
-        with ctx:
+        with autocast(cfg, device):
             logits = method.predict_logits(model, x, b["group"].to(device) if pass_groups else None).float()
         prob = logits.softmax(1)[:, 1]
         outs["score"].append(prob.cpu().numpy())
         outs["pred"].append(logits.argmax(1).cpu().numpy())
         for k in ("index", "y", "group"):
             outs[k].append(b[k].numpy())
-    return SplitOutput(**{k: np.concatenate(v) for k, v in outs.items()})
+    mine = {k: np.concatenate(v) if v else np.zeros(0) for k, v in outs.items()}
+    if not d.enabled:
+        return SplitOutput(**mine)
+    parts = distributed.all_gather_arrays(mine)  # rank r holds positions r, r + world, ...
+    n = sum(len(p["index"]) for p in parts)
+    whole = {k: np.empty(n, dtype=np.result_type(*[p[k].dtype for p in parts])) for k in keys}
+    for r, p in enumerate(parts):
+        for k in keys:
+            whole[k][r::d.world] = p[k]
+    return SplitOutput(**whole)
 
 
 @dataclass
@@ -205,7 +242,8 @@ def resolve_run_config(cfg: TrainConfig, out: Path, resume: bool) -> TrainConfig
         saved = TrainConfig.load(cfg_path)
         saved.progress = cfg.progress
         return saved
-    if resume and out.exists() and any(out.iterdir()):
+    if resume and out.exists() and any(not p.name.endswith(".tmp") for p in out.iterdir()):
+        # (a kill while config.json was being written leaves only its .tmp: start afresh)
         raise ConfigError(f"{out}: --resume given but the folder holds no config.json")
     return cfg
 
@@ -219,12 +257,31 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
     this call (tests use it to simulate a kill).
     """
     out = Path(out)
+    dist_ctx, device = distributed.setup(resolve_device(cfg.device))
+    try:
+        return _train(cfg, out, resume, log if dist_ctx.is_main else _silent, stop_after_steps,
+                      dist_ctx, device)
+    finally:
+        if dist_ctx.enabled:
+            distributed.shutdown()
+
+
+def _silent(*_: Any, **__: Any) -> None:
+    """The log of ranks other than 0: one voice per job."""
+
+
+def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps: int | None,
+           dist_ctx: distributed.Dist, device: torch.device) -> RunResult:
+    main = dist_ctx.is_main
     cfg = resolve_run_config(cfg, out, resume)
+    distributed.barrier()  # every rank has read the folder before rank 0 writes into it
     cfg.validate()
+    if dist_ctx.enabled and cfg.batch_size % dist_ctx.world:
+        raise ConfigError(f"--batch-size {cfg.batch_size} must be a multiple of the number of "
+                          f"processes ({dist_ctx.world}): each takes an equal share of every batch")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
     task = load_task(cfg, log)
     method = get_method(cfg.method, cfg.method_options)
     if method.uses_protected:
@@ -246,13 +303,20 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
         except RuntimeError as e:
             raise DataError(f"weights do not fit this model: {str(e).splitlines()[0]}", init_path) from None
         log(f"initialised the model from {init_path}" + (f" ({', '.join(fresh)}* start fresh)" if fresh else ""))
+    if dist_ctx.enabled and cfg.sync_bn and method.sync_bn:
+        model = distributed.convert_sync_batchnorm(model, device)
+    elif dist_ctx.enabled and cfg.sync_bn:
+        log(f"note: {method.name} keeps per-rank BatchNorm statistics (its forwards differ by rank)")
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
+    distributed.broadcast_state(model)
     optimizer = build_optimizer(cfg, method.param_groups(model, cfg))
-    out.mkdir(parents=True, exist_ok=True)  # only once the task, method and model are valid
-    if not (out / "config.json").is_file():
-        cfg.save(out / "config.json")
+    if main:
+        out.mkdir(parents=True, exist_ok=True)  # only once the task, method and model are valid
+        if not (out / "config.json").is_file():
+            cfg.save(out / "config.json")
+    shard = (dist_ctx.rank, dist_ctx.world)
 
     train_ds = SplitImages(task, task.indices("train", cfg.max_train, cfg.split_seed), cfg.size)
     val_ds = SplitImages(task, task.indices("val", cfg.max_val, cfg.split_seed), cfg.size)
@@ -270,12 +334,17 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
     best = {"epoch": -1, "score": -math.inf}
     accum = {"loss_sum": 0.0, "n": 0, "seconds": 0.0}
     last_path, best_path = out / "checkpoints" / "last.pt", out / "checkpoints" / "best.pt"
+    if resume and main:  # a kill during a save leaves its temporary file: nothing to keep
+        for stale in (out / "checkpoints").glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
     if resume and last_path.is_file():
         ck = load_checkpoint(last_path, CKPT_KEYS)
         model.load_state_dict(ck["model"])
         optimizer.load_state_dict(ck["optimizer"])
         epoch, step_in_epoch, global_step = ck["epoch"], ck["step_in_epoch"], ck["global_step"]
         history, best, accum = ck["history"], ck["best"], ck["accum"]
+        if not main:  # rank 0 saved the pooled loss; the others start their share from zero
+            accum = {**accum, "loss_sum": 0.0, "n": 0}
         _restore_rng(ck["rng"], gens)
         method.load_state_dict(ck.get("method", {}), model, run_setup)
         log(f"resuming {out} at epoch {epoch + 1}, step {step_in_epoch} of {per_epoch}")
@@ -283,14 +352,22 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
         method.setup(model, run_setup)
     sample_weights = method.sample_weights(run_setup)
 
-    def checkpoint() -> None:
-        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step,
-                     "rng": _rng_state(gens), "history": history, "best": best, "accum": accum,
-                     "method": method.state_dict()},
-                    last_path)
+    def pool_accum() -> None:
+        # the epoch's loss over all ranks, kept by rank 0 alone so that a resume sums it once
+        if dist_ctx.enabled:
+            total = distributed.all_reduce_sum([accum["loss_sum"], accum["n"]])
+            accum["loss_sum"], accum["n"] = (total[0], int(total[1])) if main else (0.0, 0)
 
-    writer = _tensorboard(out)
+    def checkpoint() -> None:
+        pool_accum()
+        if main:
+            save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step,
+                         "rng": _rng_state(gens), "history": history, "best": best, "accum": accum,
+                         "method": method.state_dict()},
+                        last_path)
+
+    writer = _tensorboard(out) if main else None
     steps_this_call = 0
     log(f"training {method.name} on {cfg.dataset}:{cfg.target} (protected {cfg.protected}), "
         f"{cfg.arch} {cfg.size}px, {len(train_ds)} train / {len(val_ds)} val images, "
@@ -303,24 +380,25 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
         ctx.epoch = epoch
         batches = iterate(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch,
                           workers=cfg.workers, drop_last=True, skip=step_in_epoch,
-                          weights=sample_weights)
+                          weights=sample_weights, shard=shard)
         bar = tqdm(batches, total=per_epoch, initial=step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not cfg.progress, unit="batch", leave=False)
+                   disable=not cfg.progress or not main, unit="batch", leave=False)
         t0 = time.perf_counter()
         for b in bar:
             x = to_input(b["x"], device, cfg.channels_last)
             if cfg.flip:
-                x = random_flip(x, flip_gen)
+                x = random_flip(x, flip_gen, shard)
             batch = Batch(x, b["y"].to(device), b["group"].to(device), b["index"])
             for g in optimizer.param_groups:
                 g["lr"] = cosine_lr(g["base_lr"], global_step, total_steps, cfg.schedule)
             try:
                 stats = method.train_step(model, batch, ctx)
             except FloatingPointError as e:
+                ids = [str(task.data.ids[i]) for i in b["index"][:8].tolist()]
                 raise FloatingPointError(
-                    f"{e} at epoch {epoch + 1}, step {step_in_epoch + 1} (batch image indices "
-                    f"{b['index'][:8].tolist()}...); last good checkpoint: "
-                    f"{last_path if last_path.is_file() else 'none yet'}") from None
+                    f"{e} at epoch {epoch + 1}, step {step_in_epoch + 1} (global step {global_step + 1}; "
+                    f"batch images {', '.join(ids)}{', ...' if len(b['index']) > 8 else ''}); "
+                    f"last good checkpoint: {last_path if last_path.is_file() else 'none yet'}") from None
             accum["loss_sum"] += stats["loss"] * len(batch)
             accum["n"] += len(batch)
             step_in_epoch += 1
@@ -338,11 +416,13 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
                 return RunResult(out, int(best["epoch"]), float(best["score"]), history)
         bar.close()
         accum["seconds"] += time.perf_counter() - t0
+        pool_accum()
         val = predict(method, model, val_ds, cfg, device, desc="validate")
         rep = fairness_report(val.y, val.pred, val.group)
-        row = {"epoch": epoch + 1, "train_loss": accum["loss_sum"] / max(accum["n"], 1),
+        seen = distributed.all_reduce_sum([accum["loss_sum"], accum["n"]])  # rank 0 holds all
+        row = {"epoch": epoch + 1, "train_loss": seen[0] / max(seen[1], 1),
                "lr": optimizer.param_groups[0]["lr"], "train_seconds": accum["seconds"],
-               "train_img_per_s": accum["n"] / max(accum["seconds"], 1e-9),
+               "train_img_per_s": seen[1] / max(accum["seconds"], 1e-9),
                **{f"val_{k}": v for k, v in rep.overall.items()}}
         row = _json_safe(row)
         history.append(row)
@@ -352,9 +432,11 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
         step_in_epoch = 0
         if score >= best["score"] or cfg.select == "last":
             best = {"epoch": epoch, "score": float(score) if math.isfinite(score) else 0.0}
-            save_atomic(model.state_dict(), best_path)
+            if main:
+                save_atomic(model.state_dict(), best_path)
         checkpoint()
-        _write_log(out, history, best)
+        if main:
+            _write_log(out, history, best)
         if writer is not None:
             for k, v in row.items():
                 if isinstance(v, (int, float)) and k != "epoch":
@@ -364,6 +446,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
             f"{row['train_img_per_s']:.0f} img/s")
     if writer is not None:
         writer.close()
+    distributed.barrier()  # rank 0's last files are written before any rank reports done
     return RunResult(out, int(best["epoch"]), float(best["score"]), history)
 
 

@@ -72,9 +72,18 @@ def batch_order(n: int, batch_size: int, shuffle: bool, seed: int, epoch: int,
 
 def iterate(ds: SplitImages, batch_size: int, *, shuffle: bool = False, seed: int = 0,
             epoch: int = 0, workers: int = 0, drop_last: bool = False, skip: int = 0,
-            weights: np.ndarray | None = None) -> Iterator[dict[str, torch.Tensor]]:
-    """Iterate one epoch of batches; ``skip`` drops the first batches (mid-epoch resume)."""
+            weights: np.ndarray | None = None,
+            shard: tuple[int, int] = (0, 1)) -> Iterator[dict[str, torch.Tensor]]:
+    """Iterate one epoch of batches; ``skip`` drops the first batches (mid-epoch resume).
+
+    ``shard`` (rank, world) keeps every world-th image of each batch from position rank: the
+    same global batches on every rank of a distributed run, each rank loading its share.
+    """
     batches = batch_order(len(ds), batch_size, shuffle, seed, epoch, drop_last, weights)[skip:]
+    rank, world = shard
+    if world > 1:
+        batches = [b[rank::world] for b in batches]
+        batches = [b for b in batches if b]
     loader = DataLoader(ds, sampler=batches, batch_size=None, num_workers=workers,
                         persistent_workers=False)
     return iter(loader)
@@ -92,9 +101,14 @@ def to_input(x: torch.Tensor, device: torch.device | str = "cpu",
     return out.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
-def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Flip each NCHW image horizontally with probability 1/2 (seeded)."""
-    flip = torch.rand(x.shape[0], generator=generator) < 0.5
+def random_flip(x: torch.Tensor, generator: torch.Generator, shard: tuple[int, int] = (0, 1)) -> torch.Tensor:
+    """Flip each NCHW image horizontally with probability 1/2 (seeded).
+
+    With ``shard`` (rank, world) the draws are those of the whole global batch, sliced like
+    the batch itself, so a distributed run flips the same images as one process.
+    """
+    rank, world = shard
+    flip = (torch.rand(x.shape[0] * world, generator=generator) < 0.5)[rank::world]
     if flip.any():
         x = x.clone()
         x[flip] = x[flip].flip(-1)

@@ -111,6 +111,10 @@ class Method(ABC):
     #: state_dict key prefixes of parts a trained run does not have (an adversary), which
     #: start fresh when ``mitigate`` initialises the model from that run
     fresh_on_init: ClassVar[tuple[str, ...]] = ()
+    #: under torchrun, may BatchNorm synchronise across ranks? Every forward in training mode
+    #: is then a collective, so a step must run the same forwards on every rank; a method
+    #: whose extra forwards depend on its shard of the batch says False (per-rank statistics)
+    sync_bn: ClassVar[bool] = True
 
     def __init__(self, options: MethodOptions | None = None):
         self.options = options if options is not None else self.Options()

@@ -71,6 +71,7 @@ class FairMixup(Method):
     name = "fair_mixup"
     summary = "Fair Mixup (Chuang & Mroueh 2021): mix across groups, keep the mean score flat along the path"
     uses_protected = True
+    sync_bn = False  # the mixed forward runs only where the rank's shard holds both groups
     Options = FairMixupOptions
     options: FairMixupOptions
 
