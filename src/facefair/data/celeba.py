@@ -80,6 +80,8 @@ def parse_partition(path: Path) -> dict[str, int]:
             continue
         if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
             raise DataError("expected '<image> <0|1|2>'", path, ln)
+        if parts[0] in out:
+            raise DataError(f"duplicate image name {parts[0]!r}", path, ln)
         out[parts[0]] = int(parts[1])
     return out
 

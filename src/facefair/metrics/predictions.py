@@ -63,6 +63,7 @@ def read_predictions(path: str | os.PathLike[str], group_cols: list[str] | None 
     idx = {c: header.index(c) for c in header}
     has_score, has_id = "score" in idx, "id" in idx
     ys, preds, groups, scores, ids = [], [], [], [], []
+    seen: dict[str, int] = {}
     for line, row in table:
         ys.append(_parse_binary(row[idx["y"]], "y", p, line))
         preds.append(_parse_binary(row[idx["pred"]], "pred", p, line))
@@ -74,6 +75,10 @@ def read_predictions(path: str | os.PathLike[str], group_cols: list[str] | None 
             except ValueError:
                 raise DataError(f"column 'score' must be a number, got {s!r}", p, line) from None
         if has_id:
+            if row[idx["id"]] in seen:
+                raise DataError(f"duplicate id {row[idx['id']]!r} (first on line {seen[row[idx['id']]]})",
+                                p, line)
+            seen[row[idx["id"]]] = line
             ids.append(row[idx["id"]])
     if not ys:
         raise DataError("no prediction rows after the header", p)
