@@ -121,7 +121,8 @@ def test_checkpoints_are_safe(tmp_path: Path) -> None:
 
 
 def test_diverging_loss_names_step_and_checkpoint(tmp_path: Path) -> None:
-    with pytest.raises(FloatingPointError, match=r"at epoch 1, step \d+ .*last good checkpoint"):
+    with pytest.raises(FloatingPointError, match=r"at epoch 1, step \d+ \(global step \d+; batch images "
+                                                 r"[^,]+, [^,]+, .*\); last good checkpoint: none yet"):
         train(small_config(lr=float("inf"), clip=None, optimizer="sgd"), tmp_path / "r", log=quiet)
 
 
