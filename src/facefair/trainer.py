@@ -419,10 +419,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
         pool_accum()
         val = predict(method, model, val_ds, cfg, device, desc="validate")
         rep = fairness_report(val.y, val.pred, val.group)
-        seen = distributed.all_reduce_sum([accum["loss_sum"], accum["n"]])  # rank 0 holds all
-        row = {"epoch": epoch + 1, "train_loss": seen[0] / max(seen[1], 1),
+        # pooled: rank 0's accumulator holds every rank's images (only rank 0 writes the row)
+        row = {"epoch": epoch + 1, "train_loss": accum["loss_sum"] / max(accum["n"], 1),
                "lr": optimizer.param_groups[0]["lr"], "train_seconds": accum["seconds"],
-               "train_img_per_s": seen[1] / max(accum["seconds"], 1e-9),
+               "train_img_per_s": accum["n"] / max(accum["seconds"], 1e-9),
                **{f"val_{k}": v for k, v in rep.overall.items()}}
         row = _json_safe(row)
         history.append(row)
