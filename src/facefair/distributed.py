@@ -99,10 +99,17 @@ def setup(device: torch.device) -> tuple[Dist, torch.device]:
     return d, device
 
 
-def shutdown() -> None:
-    """Leave the process group (end of a distributed run)."""
+def shutdown(sync: bool = True) -> None:
+    """Leave the process group at the end of a distributed run.
+
+    ``sync`` first waits for every rank (rank 0's last files are written before any rank
+    reports done, and no rank tears down its gloo connections while a peer still uses them,
+    which aborts the peer); after an error it is skipped, as the others may never arrive.
+    """
     global _CURRENT
     if dist.is_initialized():
+        if sync:
+            dist.barrier()
         dist.destroy_process_group()
     _CURRENT = Dist()
 

@@ -259,11 +259,15 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
     out = Path(out)
     dist_ctx, device = distributed.setup(resolve_device(cfg.device))
     try:
-        return _train(cfg, out, resume, log if dist_ctx.is_main else _silent, stop_after_steps,
-                      dist_ctx, device)
-    finally:
+        result = _train(cfg, out, resume, log if dist_ctx.is_main else _silent, stop_after_steps,
+                        dist_ctx, device)
+    except BaseException:
         if dist_ctx.enabled:
-            distributed.shutdown()
+            distributed.shutdown(sync=False)
+        raise
+    if dist_ctx.enabled:
+        distributed.shutdown()
+    return result
 
 
 def _silent(*_: Any, **__: Any) -> None:
@@ -446,7 +450,6 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
             f"{row['train_img_per_s']:.0f} img/s")
     if writer is not None:
         writer.close()
-    distributed.barrier()  # rank 0's last files are written before any rank reports done
     return RunResult(out, int(best["epoch"]), float(best["score"]), history)
 
 
