@@ -119,12 +119,6 @@ def barrier() -> None:
         dist.barrier()
 
 
-def shard(positions: Sequence[int], d: Dist | None = None) -> list[int]:
-    """This rank's share of a batch: every ``world``-th position starting at its rank."""
-    d = d or _CURRENT
-    return list(positions)[d.rank::d.world]
-
-
 def broadcast_state(model: nn.Module) -> None:
     """Copy rank 0's parameters and buffers to every rank (what DDP does when built)."""
     if not _CURRENT.enabled:

@@ -113,13 +113,10 @@ class _Context:
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {float(loss.detach())}")
         self.optimizer.zero_grad(set_to_none=True)
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+        distributed.average_gradients(self.params)
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            distributed.average_gradients(self.params)
-            self.scaler.unscale_(self.optimizer)
-        else:
-            loss.backward()
-            distributed.average_gradients(self.params)
+            self.scaler.unscale_(self.optimizer)  # clip the true gradient, not the scaled one
         if self.cfg.clip:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
         if self.scaler is not None:

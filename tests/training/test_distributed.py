@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from facefair.data.loader import batch_order, random_flip
-from facefair.distributed import Dist, shard
+from facefair.data import load_dataset
+from facefair.data.loader import SplitImages, iterate, random_flip
 
 SYNTH = ["--dataset", "synthetic", "--data-opt", "n_train=1536", "--data-opt", "n_val=256",
          "--data-opt", "n_test=512", "--data-opt", "correlation=0.8", "--arch", "tiny", "--size", "32",
@@ -45,10 +45,15 @@ def _log(run: Path) -> list[dict]:
 
 
 def test_shards_cover_each_batch_once_and_flips_match_one_process() -> None:
-    batches = batch_order(200, 64, True, seed=3, epoch=1, drop_last=True)
-    for b in batches:
-        parts = [shard(b, Dist(r, 4)) for r in range(4)]
-        assert sorted(i for p in parts for i in p) == sorted(b) and {len(p) for p in parts} == {16}
+    task = load_dataset("synthetic", n_train=200, n_val=8, n_test=8, size=16).task("smile", "group")
+    ds = SplitImages(task, task.indices("train"), 16)
+    whole_batches = [b["index"].tolist() for b in iterate(ds, 64, shuffle=True, seed=3, epoch=1, drop_last=True)]
+    shards = [[b["index"].tolist() for b in iterate(ds, 64, shuffle=True, seed=3, epoch=1, drop_last=True,
+                                                    shard=(r, 4))] for r in range(4)]
+    assert len(whole_batches) == 3 and all(len(s) == 3 for s in shards)
+    for k, batch in enumerate(whole_batches):  # every rank's share of batch k: the batch, once
+        parts = [shards[r][k] for r in range(4)]
+        assert sorted(i for p in parts for i in p) == sorted(batch) and {len(p) for p in parts} == {16}
     x = torch.arange(8 * 3 * 2 * 2, dtype=torch.float32).reshape(8, 3, 2, 2)
     whole = random_flip(x, torch.Generator().manual_seed(5))
     for r in range(2):
