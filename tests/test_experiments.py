@@ -201,3 +201,43 @@ root = "utkface"
     results = (out / "tiny" / "cpu" / "results.md").read_text()
     assert "## Cross-dataset: my faces (trained on synthetic, tested on manifest test)" in results
     assert "[" in results.split("## Headline metrics")[1].split("\n")[4]  # mean ± sd [interval]
+
+
+def test_results_keep_grid_values_apart_and_attribute_means_spread_over_seeds(tmp_path: Path) -> None:
+    """A grid value other than the target is its own row (ASAC Table 3's backbones must not be
+    averaged together); the attributes layout takes each seed's mean over targets first, so its
+    ± is the spread of the printed number over seeds, and a seed missing a target is left out."""
+    import statistics
+
+    from facefair.report.tables import load_metrics
+
+    head = TINY.split("[[run]]")[0]
+    seeds = head.replace('layout = "asac"', 'layout = "seeds"').replace("seeds = [0, 1]", "seeds = [0]")
+    path = tmp_path / "lr.toml"
+    path.write_text(seeds + '[grid]\ntarget = ["smile"]\nlr = [0.001, 0.01]\n\n[[run]]\nid = "base"\nlabel = "Base"\n')
+    out = tmp_path / "out"
+    run_experiment(load_experiment(path), out, log=QUIET)
+    results = (out / "tiny" / "cpu" / "results.md").read_text()
+    for lr in ("0.001", "0.01"):
+        acc = load_metrics(out / "tiny" / "cpu" / f"smile-{lr}" / "base-s0")["metrics"]["accuracy"]
+        row = next(line for line in results.split("## Headline")[1].splitlines() if line.startswith(f"| Base (lr={lr}) |"))
+        assert row.split(" | ")[1] == "1" and f"{acc:.3f} [" in row
+    assert "| Base | " not in results
+
+    attrs = head.replace('layout = "asac"', 'layout = "attributes"').replace('name = "tiny"', 'name = "attrs"')
+    path = tmp_path / "attrs.toml"
+    path.write_text(attrs + '[grid]\ntarget = ["smile", "hair"]\n\n[[run]]\nid = "base"\nlabel = "Base"\n')
+    exp = load_experiment(path)
+    run_experiment(exp, out, log=QUIET)
+    folder = out / "attrs" / "cpu"
+    acc = {(t, s): load_metrics(folder / t / f"base-s{s}")["metrics"]["accuracy"] for t in ("smile", "hair") for s in (0, 1)}
+    per_seed = [(acc["smile", s] + acc["hair", s]) / 2 for s in (0, 1)]
+    want = f"{statistics.mean(per_seed):.3f} ± {statistics.stdev(per_seed):.3f} ["
+    row = next(line for line in (folder / "results.md").read_text().split("## Headline")[1].splitlines()
+               if line.startswith("| Base |"))
+    assert row.split(" | ")[1] == "2" and row.split(" | ")[2].startswith(want)
+
+    (folder / "hair" / "base-s1" / "metrics.json").unlink()  # seed 1 lacks an attribute
+    units, notes = exp.seed_units(exp.plan("cpu", out, Path("data")), average=["target"])
+    assert len(units["Base"]) == 1 and units["Base"][0]["metrics"]["accuracy"] == pytest.approx(per_seed[0])
+    assert notes == ["Base, seed 1: 1 of 2 runs evaluated; left out of the mean ± sd (it averages over target)"]

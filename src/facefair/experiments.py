@@ -69,6 +69,7 @@ class PlannedRun:
     base: Path | None = None
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     cross: list[dict[str, Any]] = field(default_factory=list)
+    grid: dict[str, Any] = field(default_factory=dict)  # this run's grid values (target, arch, ...)
 
     def config(self) -> TrainConfig:
         """The run's full configuration (a fine-tune's needs its base trained first)."""
@@ -143,18 +144,53 @@ class Experiment:
                     else:
                         over = {**common, **over}
                     planned.append(PlannedRun(folder, rid, run.get("label", rid), seed, run.get("method", "erm"),
-                                              dict(run.get("options", {})), over, base, list(run.get("evaluate", [])), cross))
+                                              dict(run.get("options", {})), over, base, list(run.get("evaluate", [])), cross,
+                                              values))
         return planned
 
-    def rows(self, planned: list[PlannedRun], metrics_file: str = "metrics.json") -> dict[str, list[str]]:
-        """Label -> the evaluated runs of every seed and grid value (for the tables); with another
-        ``metrics_file`` (a cross-dataset evaluation) the paths of those files."""
+    def rows(self, planned: list[PlannedRun], metrics_file: str = "metrics.json",
+             split: list[str] | tuple[str, ...] = ()) -> dict[str, list[str]]:
+        """Label -> the evaluated runs of every seed (for the tables); with another
+        ``metrics_file`` (a cross-dataset evaluation) the paths of those files. Grid keys in
+        ``split`` name separate rows (``Base (arch=resnet50)``); the others' runs share a row."""
         rows: dict[str, list[str]] = {}
         for p in planned:
             if (p.folder / metrics_file).is_file():
-                rows.setdefault(p.label, []).append(str(p.folder if metrics_file == "metrics.json"
-                                                        else p.folder / metrics_file))
+                rows.setdefault(_row_label(p, split), []).append(
+                    str(p.folder if metrics_file == "metrics.json" else p.folder / metrics_file))
         return rows
+
+    def seed_units(self, planned: list[PlannedRun], metrics_file: str = "metrics.json",
+                   split: list[str] | tuple[str, ...] = (),
+                   average: list[str] | tuple[str, ...] = ()) -> tuple[dict[str, list[Any]], list[str]]:
+        """Label -> one entry per seed, for spreads over seeds: the run itself, or, where grid keys
+        are ``average``d (FineFACE Table 6's mean over target attributes), the mean document of
+        that seed's runs. A seed with some of those runs not evaluated is left out (a mean over
+        fewer attributes is another number) and named in the returned notes."""
+        from .report.tables import load_metrics, mean_document
+
+        groups: dict[tuple[str, int], list[PlannedRun]] = {}
+        for p in planned:
+            groups.setdefault((_row_label(p, split), p.seed), []).append(p)
+        units: dict[str, list[Any]] = {}
+        notes: list[str] = []
+        for (label, seed), runs in groups.items():
+            done = [p for p in runs if (p.folder / metrics_file).is_file()]
+            paths = [str(p.folder if metrics_file == "metrics.json" else p.folder / metrics_file) for p in done]
+            if not average:
+                units.setdefault(label, []).extend(paths)
+            elif len(done) == len(runs):
+                units.setdefault(label, []).append(
+                    mean_document([load_metrics(x) for x in paths], f"{label}, seed {seed}"))
+            elif done:
+                notes.append(f"{label}, seed {seed}: {len(done)} of {len(runs)} runs evaluated; "
+                             f"left out of the mean ± sd (it averages over {', '.join(average)})")
+        return units, notes
+
+
+def _row_label(p: PlannedRun, split: list[str] | tuple[str, ...]) -> str:
+    values = [f"{k}={p.grid[k]}" for k in split if k in p.grid]
+    return f"{p.label} ({', '.join(values)})" if values else p.label
 
 
 def _fail(path: Path, msg: str) -> ConfigError:
@@ -369,26 +405,37 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
 
 
 def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale: str) -> Path:
-    """The paper-layout table and the seed table of the evaluated runs, as markdown."""
+    """The paper-layout table and the seed table of the evaluated runs, as markdown. Grid
+    values give separate rows (each backbone of ASAC Table 3), except those a layout handles
+    itself: ``asac`` prints one table per target, ``attributes`` averages over targets (so
+    its spread over seeds is that of the per-seed means over attributes)."""
     from .report.tables import PAPER_ORDER, interval_table, seed_table
 
-    rows = exp.rows(planned)
+    varying = [k for k in exp.doc.get("grid", {}) if len({str(p.grid.get(k)) for p in planned}) > 1]
+    own = {"asac": ("target",), "attributes": ("target",)}.get(exp.layout, ())
+    split = [k for k in varying if k not in own]
+    average = [k for k in varying if k in own] if exp.layout == "attributes" else []
+    per_row = split + [k for k in varying if k in own and k not in average]  # asac: targets as rows here
+    rows = exp.rows(planned, split=split)
+    units, notes = exp.seed_units(planned, split=per_row, average=average)
     layout = LAYOUTS[exp.layout]
     headline = HEADLINE.get(exp.layout, PAPER_ORDER)
     seeds = sorted({p.seed for p in planned})
+    over = "seeds" + (f" (each seed's value and interval averaged over {', '.join(average)})" if average else "")
     text = (f"# {exp.paper}: {exp.name} ({scale} scale)\n\n{exp.description.strip()}\n\n"
             f"Seeds {', '.join(map(str, seeds))}; values are means over seeds (and over target attributes "
             "where the layout says so). Experiment file: "
             f"`experiments/{exp.path.name}`.\n\n{layout(rows)}\n"
-            "## Headline metrics: mean ± sd over seeds [mean of the seeds' 95% test bootstrap intervals]\n\n"
-            f"{interval_table(rows, headline)}\n")
+            f"## Headline metrics: mean ± sd over {over} [mean of the seeds' 95% test bootstrap intervals]\n\n"
+            f"{interval_table(units, headline)}\n" + "".join(f"- {n}\n" for n in notes) + ("\n" if notes else ""))
     for c in exp.doc.get("cross", []):
-        crows = exp.rows(planned, cross_file(c))
+        crows = exp.rows(planned, cross_file(c), split=split)
         if crows:
+            cunits, _ = exp.seed_units(planned, cross_file(c), split=per_row, average=average)
             text += (f"## Cross-dataset: {c.get('label', c['dataset'])} (trained on {exp.doc['train'].get('dataset')}, "
                      f"tested on {c['dataset']} {c.get('split', 'test')})\n\n{layout(crows)}\n"
-                     f"{interval_table(crows, headline)}\n")
-    text += f"## Every metric, mean ± sd over seeds\n\n{seed_table(rows)}"
+                     f"{interval_table(cunits, headline)}\n")
+    text += f"## Every metric, mean ± sd over {over}\n\n{seed_table(units)}"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)

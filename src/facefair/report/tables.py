@@ -11,10 +11,13 @@ import glob
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from ..errors import ConfigError, DataError
 from ..metrics import METRIC_NAMES
+
+#: a run folder, a metrics file, or an evaluation document already read
+RunLike = Union[str, Path, "dict[str, Any]"]
 
 PAPER_ORDER = ("equalized_odds_mean", "equal_opportunity_diff", "demographic_parity_diff", "accuracy")
 
@@ -26,18 +29,38 @@ def metrics_path(run: str | Path, metrics_file: str = "metrics.json") -> Path:
     return path if path.suffix == ".json" else path / metrics_file
 
 
-def load_metrics(run: str | Path) -> dict[str, Any]:
-    """The evaluation document of a run folder or metrics file, or a clear error."""
+def load_metrics(run: RunLike) -> dict[str, Any]:
+    """The evaluation document of a run folder or metrics file (a document already read, such
+    as a :func:`mean_document`, is returned as it is), or a clear error."""
+    if isinstance(run, dict):
+        return run
     path = metrics_path(run)
     if not path.is_file():
         raise DataError(f"no {path.name}; run 'facefair evaluate {path.parent}' first", path)
     return json.loads(path.read_text())
 
 
-def summarize_runs(runs: list[str | Path]) -> dict[str, Any]:
+def mean_document(docs: list[dict[str, Any]], source: str) -> dict[str, Any]:
+    """Several evaluation documents as one: each metric and each interval end averaged over
+    them. FineFACE Table 6 reports means over target attributes; taking that mean per seed
+    first makes the spread over seeds the spread of the number the table prints."""
+    if not docs:
+        raise ValueError("mean_document needs at least one document")
+    out: dict[str, Any] = {"source": source, "metrics": {}, "ci": {}}
+    for k in docs[0]["metrics"]:
+        vals = [d["metrics"].get(k) for d in docs]
+        out["metrics"][k] = None if None in vals else sum(vals) / len(vals)
+        cis = [d.get("ci", {}).get(k) for d in docs]
+        if all(c and None not in c for c in cis):
+            out["ci"][k] = [sum(c[0] for c in cis) / len(cis), sum(c[1] for c in cis) / len(cis)]
+    return out
+
+
+def summarize_runs(runs: list[RunLike]) -> dict[str, Any]:
     """Mean, standard deviation and values of each metric over ``runs``."""
     docs = [load_metrics(r)["metrics"] for r in runs]
-    out: dict[str, Any] = {"n": len(docs), "runs": [str(r) for r in runs], "metrics": {}}
+    out: dict[str, Any] = {"n": len(docs), "metrics": {},
+                           "runs": [r.get("source", "?") if isinstance(r, dict) else str(r) for r in runs]}
     for k in METRIC_NAMES:
         vals = [d[k] for d in docs if d.get(k) is not None]
         mean = sum(vals) / len(vals) if vals else math.nan
@@ -46,7 +69,7 @@ def summarize_runs(runs: list[str | Path]) -> dict[str, Any]:
     return out
 
 
-def seed_table(rows: dict[str, list[str | Path]], metrics: tuple[str, ...] | None = None) -> str:
+def seed_table(rows: dict[str, list[RunLike]], metrics: tuple[str, ...] | None = None) -> str:
     """A markdown table: one row per label, mean +- sd over its runs."""
     cols = list(metrics or (*PAPER_ORDER, *[m for m in METRIC_NAMES if m not in PAPER_ORDER]))
     lines = ["| setting | seeds | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
@@ -61,7 +84,7 @@ def seed_table(rows: dict[str, list[str | Path]], metrics: tuple[str, ...] | Non
     return "\n".join(lines) + "\n"
 
 
-def interval_table(rows: dict[str, list[str | Path]], metrics: tuple[str, ...] = PAPER_ORDER) -> str:
+def interval_table(rows: dict[str, list[RunLike]], metrics: tuple[str, ...] = PAPER_ORDER) -> str:
     """Mean ± sd over seeds with the seeds' mean 95% test bootstrap interval, ``0.041 ± 0.006
     [0.024, 0.060]``: the spread says how much the seed moves a number, the interval how much
     the finite test split does."""
