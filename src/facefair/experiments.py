@@ -71,6 +71,10 @@ class PlannedRun:
     cross: list[dict[str, Any]] = field(default_factory=list)
     grid: dict[str, Any] = field(default_factory=dict)  # this run's grid values (target, arch, ...)
 
+    def result(self, metrics_file: str = "metrics.json") -> str:
+        """What the tables read: the run folder, or the path of another evaluation's file."""
+        return str(self.folder if metrics_file == "metrics.json" else self.folder / metrics_file)
+
     def config(self) -> TrainConfig:
         """The run's full configuration (a fine-tune's needs its base trained first)."""
         if self.base is not None:
@@ -153,12 +157,7 @@ class Experiment:
         """Label -> the evaluated runs of every seed (for the tables); with another
         ``metrics_file`` (a cross-dataset evaluation) the paths of those files. Grid keys in
         ``split`` name separate rows (``Base (arch=resnet50)``); the others' runs share a row."""
-        rows: dict[str, list[str]] = {}
-        for p in planned:
-            if (p.folder / metrics_file).is_file():
-                rows.setdefault(_row_label(p, split), []).append(
-                    str(p.folder if metrics_file == "metrics.json" else p.folder / metrics_file))
-        return rows
+        return self.seed_units(planned, metrics_file, split)[0]
 
     def seed_units(self, planned: list[PlannedRun], metrics_file: str = "metrics.json",
                    split: list[str] | tuple[str, ...] = (),
@@ -176,9 +175,10 @@ class Experiment:
         notes: list[str] = []
         for (label, seed), runs in groups.items():
             done = [p for p in runs if (p.folder / metrics_file).is_file()]
-            paths = [str(p.folder if metrics_file == "metrics.json" else p.folder / metrics_file) for p in done]
+            paths = [p.result(metrics_file) for p in done]
             if not average:
-                units.setdefault(label, []).extend(paths)
+                if paths:
+                    units.setdefault(label, []).extend(paths)
             elif len(done) == len(runs):
                 units.setdefault(label, []).append(
                     mean_document([load_metrics(x) for x in paths], f"{label}, seed {seed}"))
