@@ -237,6 +237,13 @@ def test_results_keep_grid_values_apart_and_attribute_means_spread_over_seeds(tm
                if line.startswith("| Base |"))
     assert row.split(" | ")[1] == "2" and row.split(" | ")[2].startswith(want)
 
+    # a run's metric warnings (a model that predicts one class) are named under the table
+    doc = load_metrics(folder / "smile" / "base-s1")
+    doc["warnings"] = ["every prediction is negative (0): ..."]
+    (folder / "smile" / "base-s1" / "metrics.json").write_text(json.dumps(doc))
+    run_experiment(exp, out, log=QUIET)
+    assert "- Base (target=smile), seed 1: every prediction is negative (0): ...\n" in (folder / "results.md").read_text()
+
     (folder / "hair" / "base-s1" / "metrics.json").unlink()  # seed 1 lacks an attribute
     units, notes = exp.seed_units(exp.plan("cpu", out, Path("data")), average=["target"])
     assert len(units["Base"]) == 1 and units["Base"][0]["metrics"]["accuracy"] == pytest.approx(per_seed[0])

@@ -404,6 +404,20 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
     return write_results(exp, planned, out / exp.name / scale / "results.md", scale)
 
 
+def run_warnings(planned: list[PlannedRun], keys: list[str]) -> list[str]:
+    """Each evaluated run's metric warnings, named by row and seed: a seed whose model
+    predicts one class for every image has gaps of 0 that pull a mean down, and a reader of
+    the mean must be told which seed that was."""
+    from .report.tables import load_metrics
+
+    out = []
+    for p in planned:
+        if (p.folder / "metrics.json").is_file():
+            out += [f"{_row_label(p, keys)}, seed {p.seed}: {w}"
+                    for w in load_metrics(p.folder).get("warnings", [])]
+    return out
+
+
 def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale: str) -> Path:
     """The paper-layout table and the seed table of the evaluated runs, as markdown. Grid
     values give separate rows (each backbone of ASAC Table 3), except those a layout handles
@@ -418,6 +432,7 @@ def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale:
     per_row = split + [k for k in varying if k in own and k not in average]  # asac: targets as rows here
     rows = exp.rows(planned, split=split)
     units, notes = exp.seed_units(planned, split=per_row, average=average)
+    notes += run_warnings(planned, varying)
     layout = LAYOUTS[exp.layout]
     headline = HEADLINE.get(exp.layout, PAPER_ORDER)
     seeds = sorted({p.seed for p in planned})

@@ -125,6 +125,17 @@ def test_group_without_positives_is_reported_not_dropped() -> None:
     assert r.to_dict()["groups"][1]["tpr"] is None  # JSON-safe
 
 
+def test_constant_predictor_is_flagged() -> None:
+    # A model that collapsed to one class has zero gaps: the report must say why.
+    y = [1, 0, 1, 0, 1, 0]
+    g = ["a", "a", "a", "b", "b", "b"]
+    r = fairness_report(y, [0] * 6, g)
+    assert r.overall["equalized_odds_mean"] == 0.0 and r.overall["demographic_parity_diff"] == 0.0
+    assert any("every prediction is negative" in w for w in r.warnings)
+    assert any("every prediction is positive" in w for w in fairness_report(y, [1] * 6, g).warnings)
+    assert not any("every prediction" in w for w in fairness_report(y, [1, 0, 0, 0, 0, 0], g).warnings)
+
+
 def test_one_group_is_an_error() -> None:
     with pytest.raises(DataError, match="only one protected group"):
         fairness_report([0, 1], [0, 1], ["x", "x"], source="preds.csv")

@@ -258,6 +258,12 @@ def report_from_counts(counts: GroupCounts, *, n_boot: int = 0, ci_level: float 
         if pg["n_neg"][i] == 0:
             warnings.append(f"group {name!r} has no negatives: its FPR is undefined and "
                             "left out of FPR gaps")
+    predicted = counts.counts.sum(axis=(0, 1))  # images predicted negative, positive
+    if 0 in predicted:
+        only = "negative (0)" if predicted[1] == 0 else "positive (1)"
+        warnings.append(f"every prediction is {only}: the gaps (DDP, DEOp, DEO) are 0 because the "
+                        "model never separates the classes, not because it is fair; accuracy is "
+                        "the base rate")
     report = FairnessReport(overall, rows, int(counts.counts.sum()), warnings=warnings)
     if n_boot > 0:
         reps = bootstrap_counts(counts.counts, n_boot, seed)
