@@ -470,7 +470,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     cols = [c for item in (args.group_col or ["group"]) for c in item.split(",") if c]
     preds = read_predictions(args.csv, cols)
     report = fairness_report(preds.y, preds.pred, preds.group, n_boot=args.bootstrap,
-                             ci_level=args.ci, seed=args.seed, source=args.csv)
+                             ci_level=args.ci, seed=args.seed, source=args.csv, score=preds.score)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

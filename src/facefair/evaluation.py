@@ -63,7 +63,8 @@ def _write(run: Path, task: Task, out: Any, names: tuple[str, str], doc: dict[st
     groups = [task.group_classes[g] for g in out.group]
     ids = [str(task.data.ids[i]) for i in out.index]
     write_predictions(run / names[0], ids, out.y, groups, out.score, out.pred)
-    report = fairness_report(out.y, out.pred, groups, n_boot=n_boot, ci_level=ci_level, seed=seed, source=source)
+    report = fairness_report(out.y, out.pred, groups, n_boot=n_boot, ci_level=ci_level, seed=seed,
+                             source=source, score=out.score)
     tmp = run / f".{names[1]}.tmp"
     tmp.write_text(json.dumps({**doc, **report.to_dict()}, indent=2))
     os.replace(tmp, run / names[1])

@@ -193,7 +193,7 @@ class FairnessReport:
         def fmt(name: str, v: float) -> str:
             if math.isnan(v):
                 return "undefined"
-            if name in ("accuracy_ratio",):
+            if name in ("accuracy_ratio", "auc"):
                 return f"{v:.3f}"
             return f"{v * scale:.2f}" if percent else f"{v:.4f}"
 
@@ -207,12 +207,11 @@ class FairnessReport:
             lines.append(row)
         gw = max(8, max(len(r["group"]) for r in self.groups))
         lines.append("")
-        lines.append(f"  {'group':<{gw}}  {'n':>7}  {'accuracy':>9}  {'sel.rate':>9}  {'tpr':>9}  {'fpr':>9}")
+        cols = PER_GROUP_NAMES + (("auc",) if all("auc" in r for r in self.groups) else ())
+        head = {"selection_rate": "sel.rate"}
+        lines.append(f"  {'group':<{gw}}  {'n':>7}  " + "  ".join(f"{head.get(k, k):>9}" for k in cols))
         for r in self.groups:
-            lines.append(
-                f"  {r['group']:<{gw}}  {r['n']:>7d}  "
-                + "  ".join(f"{fmt(k, r[k]):>9}" for k in PER_GROUP_NAMES)
-            )
+            lines.append(f"  {r['group']:<{gw}}  {r['n']:>7d}  " + "  ".join(f"{fmt(k, r[k]):>9}" for k in cols))
         for w in self.warnings:
             lines.append(f"warning: {w}")
         return "\n".join(lines)
@@ -227,14 +226,39 @@ def fairness_report(
     ci_level: float = 0.95,
     seed: int = 0,
     source: str | None = None,
+    score: Sequence[float] | np.ndarray | None = None,
 ) -> FairnessReport:
     """Compute every SPEC metric (and optional percentile-bootstrap intervals).
 
     ``group`` may hold any hashable labels (for intersections, join the attributes first,
-    see :func:`intersect`). ``source`` names the input in error messages.
+    see :func:`intersect`). ``source`` names the input in error messages. With the model's
+    ``score`` (probability of class 1) the report adds the threshold-free ROC AUC, overall
+    (``auc``) and per group, which tells a shifted threshold from a model that lost the target.
     """
     counts = GroupCounts.from_predictions(y, pred, group)
-    return report_from_counts(counts, n_boot=n_boot, ci_level=ci_level, seed=seed, source=source)
+    report = report_from_counts(counts, n_boot=n_boot, ci_level=ci_level, seed=seed, source=source)
+    if score is not None:
+        _add_ranking(report, y, score, group)
+    return report
+
+
+def _add_ranking(report: FairnessReport, y: Any, score: Any, group: Any) -> None:
+    """Put the ROC AUC into the report (overall, per group) and into its one-class warning."""
+    from .ranking import group_auc, roc_auc
+
+    if len(np.asarray(score)) != report.n:
+        raise DataError(f"score has {len(np.asarray(score))} values but there are {report.n} predictions")
+    if np.isnan(np.asarray(score, dtype=np.float64)).any():
+        report.warnings.append("some scores are missing: the ROC AUC is left out")
+        return
+    auc = roc_auc(y, score)
+    report.overall["auc"] = auc
+    per_group = group_auc(y, score, group)
+    for row in report.groups:
+        row["auc"] = per_group[row["group"]]
+    report.warnings = [w + (f" (the scores' ROC AUC is {auc:.3f}; 0.5 is chance)"
+                            if w.startswith("every prediction is") else "")
+                       for w in report.warnings]
 
 
 def report_from_counts(counts: GroupCounts, *, n_boot: int = 0, ci_level: float = 0.95,
