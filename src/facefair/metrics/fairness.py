@@ -235,40 +235,34 @@ def fairness_report(
     ``score`` (probability of class 1) the report adds the threshold-free ROC AUC, overall
     (``auc``) and per group, which tells a shifted threshold from a model that lost the target.
     """
+    from .ranking import group_auc, roc_auc
+
     counts = GroupCounts.from_predictions(y, pred, group)
-    report = report_from_counts(counts, n_boot=n_boot, ci_level=ci_level, seed=seed, source=source)
-    if score is not None:
-        _add_ranking(report, y, score, group)
+    s = None if score is None else np.asarray(score, dtype=np.float64)
+    if s is not None and len(s) != counts.counts.sum():
+        raise DataError(f"score has {len(s)} values but there are {counts.counts.sum()} predictions")
+    ranked = s is not None and not np.isnan(s).any()
+    report = report_from_counts(counts, n_boot=n_boot, ci_level=ci_level, seed=seed, source=source,
+                                auc=roc_auc(y, s) if ranked else None)
+    if ranked:
+        per_group = group_auc(y, s, group)
+        for row in report.groups:
+            row["auc"] = per_group[row["group"]]
+    elif s is not None:
+        report.warnings.append("some scores are missing: the ROC AUC is left out")
     return report
 
 
-def _add_ranking(report: FairnessReport, y: Any, score: Any, group: Any) -> None:
-    """Put the ROC AUC into the report (overall, per group) and into its one-class warning."""
-    from .ranking import group_auc, roc_auc
-
-    if len(np.asarray(score)) != report.n:
-        raise DataError(f"score has {len(np.asarray(score))} values but there are {report.n} predictions")
-    if np.isnan(np.asarray(score, dtype=np.float64)).any():
-        report.warnings.append("some scores are missing: the ROC AUC is left out")
-        return
-    auc = roc_auc(y, score)
-    report.overall["auc"] = auc
-    per_group = group_auc(y, score, group)
-    for row in report.groups:
-        row["auc"] = per_group[row["group"]]
-    report.warnings = [w + (f" (the scores' ROC AUC is {auc:.3f}; 0.5 is chance)"
-                            if w.startswith("every prediction is") else "")
-                       for w in report.warnings]
-
-
 def report_from_counts(counts: GroupCounts, *, n_boot: int = 0, ci_level: float = 0.95,
-                       seed: int = 0, source: str | None = None) -> FairnessReport:
-    """:func:`fairness_report` from precomputed counts."""
+                       seed: int = 0, source: str | None = None, auc: float | None = None) -> FairnessReport:
+    """:func:`fairness_report` from precomputed counts (``auc``: the scores' ROC AUC, if known)."""
     where = f"{source}: " if source else ""
     if len(counts.groups) < 2:
         raise DataError(f"{where}only one protected group ({counts.groups[0]!r}); "
                         "fairness metrics compare at least two groups")
     overall = {k: float(v) for k, v in metrics_from_counts(counts.counts).items()}
+    if auc is not None:
+        overall["auc"] = auc
     pg = per_group_from_counts(counts.counts)
     rows = []
     warnings: list[str] = []
@@ -287,7 +281,8 @@ def report_from_counts(counts: GroupCounts, *, n_boot: int = 0, ci_level: float 
         only = "negative (0)" if predicted[1] == 0 else "positive (1)"
         warnings.append(f"every prediction is {only}: the gaps (DDP, DEOp, DEO) are 0 because the "
                         "model never separates the classes, not because it is fair; accuracy is "
-                        "the base rate")
+                        "the base rate" + ("" if auc is None else f" (the scores' ROC AUC is {auc:.3f}; "
+                                                                    "0.5 is chance)"))
     report = FairnessReport(overall, rows, int(counts.counts.sum()), warnings=warnings)
     if n_boot > 0:
         reps = bootstrap_counts(counts.counts, n_boot, seed)

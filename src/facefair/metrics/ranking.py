@@ -18,9 +18,10 @@ def _average_ranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks with ties sharing their mean rank (as the Mann-Whitney U statistic needs)."""
     order = np.argsort(values, kind="mergesort")
     sorted_vals = values[order]
-    # start index of each run of equal values, and the run each sorted position belongs to
-    starts = np.flatnonzero(np.r_[True, sorted_vals[1:] != sorted_vals[:-1]])
-    run = np.cumsum(np.r_[True, sorted_vals[1:] != sorted_vals[:-1]]) - 1
+    # a run of equal values starts where the sorted value changes
+    new_run = np.r_[True, sorted_vals[1:] != sorted_vals[:-1]]
+    starts = np.flatnonzero(new_run)
+    run = np.cumsum(new_run) - 1  # the run each sorted position belongs to
     ends = np.r_[starts[1:], len(values)]
     mean_rank = (starts + ends + 1) / 2.0  # mean of the 1-based ranks starts+1 .. ends
     ranks = np.empty(len(values), dtype=np.float64)
