@@ -243,6 +243,12 @@ def test_results_keep_grid_values_apart_and_attribute_means_spread_over_seeds(tm
     (folder / "smile" / "base-s1" / "metrics.json").write_text(json.dumps(doc))
     run_experiment(exp, out, log=QUIET)
     assert "- Base (target=smile), seed 1: every prediction is negative (0): ...\n" in (folder / "results.md").read_text()
+    doc = load_metrics(folder / "smile" / "base-s0")  # the same warning on another seed: one line for both
+    doc["warnings"] = ["every prediction is negative (0): ..."]
+    (folder / "smile" / "base-s0" / "metrics.json").write_text(json.dumps(doc))
+    run_experiment(exp, out, log=QUIET)
+    notes = [line for line in (folder / "results.md").read_text().splitlines() if line.endswith("(0): ...")]
+    assert notes == ["- Base (target=smile), seeds 0, 1: every prediction is negative (0): ..."]
 
     (folder / "hair" / "base-s1" / "metrics.json").unlink()  # seed 1 lacks an attribute
     units, notes = exp.seed_units(exp.plan("cpu", out, Path("data")), average=["target"])

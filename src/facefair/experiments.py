@@ -407,15 +407,17 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
 def run_warnings(planned: list[PlannedRun], keys: list[str]) -> list[str]:
     """Each evaluated run's metric warnings, named by row and seed: a seed whose model
     predicts one class for every image has gaps of 0 that pull a mean down, and a reader of
-    the mean must be told which seed that was."""
+    the mean must be told which seed that was. A warning several runs share is one line naming
+    them all (FineFACE Table 2's race x gender groups each hold one class on every run)."""
     from .report.tables import load_metrics
 
-    out = []
+    where: dict[str, dict[str, list[int]]] = {}  # warning -> row label -> seeds
     for p in planned:
         if (p.folder / "metrics.json").is_file():
-            out += [f"{_row_label(p, keys)}, seed {p.seed}: {w}"
-                    for w in load_metrics(p.folder).get("warnings", [])]
-    return out
+            for w in load_metrics(p.folder).get("warnings", []):
+                where.setdefault(w, {}).setdefault(_row_label(p, keys), []).append(p.seed)
+    return ["; ".join(f"{label}, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))}"
+                      for label, seeds in rows.items()) + f": {w}" for w, rows in where.items()]
 
 
 def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale: str) -> Path:

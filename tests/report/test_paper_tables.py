@@ -67,3 +67,20 @@ def test_rows_may_read_a_tagged_evaluation_of_each_run(tmp_path: Path) -> None:
     assert "di-s1" in notes[0]  # the run without the tagged file is named, not dropped silently
     table = seed_table(rows, metrics=("accuracy",))
     assert cells(table, "sum") == ["2", "1.0000 ± 0.0000"] and cells(table, "cond") == ["1", "0.0000"]
+
+
+def test_a_metric_only_some_runs_have_is_averaged_over_those_and_says_so(tmp_path: Path) -> None:
+    from facefair.report.tables import interval_table, seed_table
+
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    g = ["A"] * 4 + ["B"] * 4
+    score = np.array([0.9, 0.8, 0.2, 0.1, 0.7, 0.4, 0.6, 0.3])
+    new = {"target": "t", **fairness_report(y, y.copy(), g, score=score).to_dict()}  # has auc: 15 of 16 pairs
+    old = {"target": "t", **fairness_report(y, y.copy(), g).to_dict()}  # evaluated before auc existed
+    assert new["metrics"]["auc"] == 15 / 16 and old["metrics"].get("auc") is None
+    runs = [new, old, old]
+    seeds = seed_table({"mixed": runs}, metrics=("accuracy", "auc"))
+    assert cells(seeds, "mixed") == ["3", "1.0000 ± 0.0000", "0.9375 (1 of 3 runs)"]
+    intervals = interval_table({"mixed": runs}, metrics=("accuracy", "auc"))
+    acc, auc = cells(intervals, "mixed")[1:]
+    assert "of 3 runs" not in acc and auc.startswith("0.938") and auc.endswith("(1 of 3 runs)")

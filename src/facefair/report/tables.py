@@ -56,12 +56,21 @@ def mean_document(docs: list[dict[str, Any]], source: str) -> dict[str, Any]:
     return out
 
 
+def metric_names(docs: list[dict[str, Any]]) -> list[str]:
+    """The SPEC metrics, then any other metric the documents carry (``auc`` where the runs
+    were evaluated with scores), in first-seen order."""
+    names = list(METRIC_NAMES)
+    for d in docs:
+        names += [k for k in d if k not in names]
+    return names
+
+
 def summarize_runs(runs: list[RunLike]) -> dict[str, Any]:
     """Mean, standard deviation and values of each metric over ``runs``."""
     docs = [load_metrics(r)["metrics"] for r in runs]
     out: dict[str, Any] = {"n": len(docs), "metrics": {},
                            "runs": [r.get("source", "?") if isinstance(r, dict) else str(r) for r in runs]}
-    for k in METRIC_NAMES:
+    for k in metric_names(docs):
         vals = [d[k] for d in docs if d.get(k) is not None]
         mean = sum(vals) / len(vals) if vals else math.nan
         sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else math.nan
@@ -69,17 +78,26 @@ def summarize_runs(runs: list[RunLike]) -> dict[str, Any]:
     return out
 
 
+def _partial(have: int, runs: int) -> str:
+    """A cell's note when only some runs have the metric (an evaluation older than the
+    metric, a run without scores): the mean is over those, and the cell says so."""
+    return f" ({have} of {runs} runs)" if 0 < have < runs else ""
+
+
 def seed_table(rows: dict[str, list[RunLike]], metrics: tuple[str, ...] | None = None) -> str:
     """A markdown table: one row per label, mean +- sd over its runs."""
-    cols = list(metrics or (*PAPER_ORDER, *[m for m in METRIC_NAMES if m not in PAPER_ORDER]))
+    summaries = {label: summarize_runs(runs) for label, runs in rows.items()}
+    found = [k for s in summaries.values() for k in s["metrics"]]
+    cols = list(metrics or (*PAPER_ORDER, *dict.fromkeys(k for k in found if k not in PAPER_ORDER)))
     lines = ["| setting | seeds | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
-    for label, runs in rows.items():
-        s = summarize_runs(runs)
+    empty = {"mean": math.nan, "sd": math.nan, "values": []}
+    for label, s in summaries.items():
         cells = []
         for c in cols:
-            m = s["metrics"][c]
+            m = s["metrics"].get(c, empty)
             cells.append("" if math.isnan(m["mean"]) else
-                         f"{m['mean']:.4f}" + ("" if math.isnan(m["sd"]) else f" ± {m['sd']:.4f}"))
+                         f"{m['mean']:.4f}" + ("" if math.isnan(m["sd"]) else f" ± {m['sd']:.4f}")
+                         + _partial(len(m["values"]), s["n"]))
         lines.append(f"| {label} | {s['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -105,7 +123,7 @@ def interval_table(rows: dict[str, list[RunLike]], metrics: tuple[str, ...] = PA
             cis = [c for c in cis if c and None not in c]
             if cis:
                 cell += f" [{sum(c[0] for c in cis) / len(cis):.3f}, {sum(c[1] for c in cis) / len(cis):.3f}]"
-            cells.append(cell)
+            cells.append(cell + _partial(len(vals), len(docs)))
         lines.append(f"| {label} | {len(docs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
