@@ -30,6 +30,22 @@ def test_round_trip(tmp_path: Path) -> None:
     assert back.ids[3] == "3.jpg" and back.score is not None
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scores_read_back_exactly_so_tiny_scores_keep_their_ranking(tmp_path: Path, dtype: type) -> None:
+    # A confident model's scores for the negative class sit far below 1e-6; written with fixed
+    # decimals they all became 0.000000 and the AUC computed from the file dropped.
+    rng = np.random.default_rng(1)
+    score = np.concatenate([rng.random(20) * 1e-7, rng.random(20) * 1e-3 + 1e-6]).astype(dtype)
+    y = np.array([0] * 20 + [1] * 20)
+    y[::7] = 1 - y[::7]  # some overlap, so the AUC is neither 0 nor 1
+    pred = (score > 0.5).astype(int)
+    group = np.array(["a", "b"] * 20)
+    write_predictions(tmp_path / "p.csv", [str(i) for i in range(40)], y, group, score, pred)
+    back = read_predictions(tmp_path / "p.csv")
+    assert np.array_equal(back.score.astype(dtype), score)  # the same float in its own precision
+    assert len(np.unique(back.score)) == 40  # no ties made by writing
+
+
 def test_bom_crlf_and_intersections(tmp_path: Path) -> None:
     p = write(tmp_path / "p.csv", "\ufeffy,pred,race,gender\n1,1,White,M\n0,1,Black,F\n1,0,White,F\n0,0,Black,M\n",
               newline="\r\n")

@@ -93,12 +93,21 @@ def read_predictions(path: str | os.PathLike[str], group_cols: list[str] | None 
 
 def write_predictions(path: str | os.PathLike[str], ids: list[str] | np.ndarray, y: np.ndarray,
                       group: np.ndarray, score: np.ndarray, pred: np.ndarray) -> None:
-    """Write the predictions CSV atomically (temporary file, then rename)."""
+    """Write the predictions CSV atomically (temporary file, then rename).
+
+    Scores are written as the shortest text that reads back to the same float (float32 stays
+    float32, anything else float64), not to a fixed number of decimals: a confident model's
+    scores sit below 1e-6, and rounding them to 0.000000 turns them into ties that change the
+    ROC AUC that ``facefair metrics`` computes from this file.
+    """
     p = Path(path)
+    scores = np.asarray(score)
+    if scores.dtype != np.float32:
+        scores = scores.astype(np.float64)
     tmp = p.with_name(p.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(PREDICTION_COLUMNS)
-        for row in zip(ids, y, group, score, pred):
-            w.writerow([row[0], int(row[1]), row[2], f"{float(row[3]):.6f}", int(row[4])])
+        for row in zip(ids, y, group, scores, pred):
+            w.writerow([row[0], int(row[1]), row[2], str(row[3]), int(row[4])])
     os.replace(tmp, p)
