@@ -201,6 +201,13 @@ root = "utkface"
     results = (out / "tiny" / "cpu" / "results.md").read_text()
     assert "## Cross-dataset: my faces (trained on synthetic, tested on manifest test)" in results
     assert "[" in results.split("## Headline metrics")[1].split("\n")[4]  # mean ± sd [interval]
+    kept = json.loads((out / "tiny" / "cpu" / "results.json").read_text())  # the record beside the table
+    assert [(r["folder"], r["seed"], r["grid"]) for r in kept["runs"]] == [
+        (f"smile/base-s{s}", s, {"target": "smile"}) for s in (0, 1)]
+    for r in kept["runs"]:
+        folder = out / "tiny" / "cpu" / r["folder"]
+        assert r["metrics"] == json.loads((folder / "metrics.json").read_text())
+        assert r["cross"] == {"metrics-on-mine.json": json.loads((folder / "metrics-on-mine.json").read_text())}
 
 
 def test_results_keep_grid_values_apart_and_attribute_means_spread_over_seeds(tmp_path: Path) -> None:
@@ -236,6 +243,10 @@ def test_results_keep_grid_values_apart_and_attribute_means_spread_over_seeds(tm
     row = next(line for line in (folder / "results.md").read_text().split("## Headline")[1].splitlines()
                if line.startswith("| Base |"))
     assert row.split(" | ")[1] == "2" and row.split(" | ")[2].startswith(want)
+    kept = json.loads((folder / "results.json").read_text())["runs"]  # run folders are scratch: the
+    # archive alone gives the table's number
+    again = [statistics.mean(r["metrics"]["metrics"]["accuracy"] for r in kept if r["seed"] == s) for s in (0, 1)]
+    assert again == pytest.approx(per_seed, abs=1e-12) and len(kept) == 4
 
     # a run's metric warnings (a model that predicts one class) are named under the table
     doc = load_metrics(folder / "smile" / "base-s1")

@@ -22,13 +22,17 @@ train on FairFace, test on UTKFace, CelebA or a CSV manifest); a cross dataset w
 is absent under ``--data`` is skipped with a message.
 
 The results (the paper's layout, mean over seeds; the headline metrics with mean ± sd and the
-bootstrap interval; every metric mean ± sd) go to ``OUT/<experiment>/<scale>/results.md``.
+bootstrap interval; every metric mean ± sd) go to ``OUT/<experiment>/<scale>/results.md``, and
+the evaluation documents they were computed from, one per run, to ``results.json`` beside it:
+commit that file with the table, and any other aggregate (a mean over other attributes, a
+pooled table over two partial runs) can be computed later without the run folders.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import os
 import shutil
 import sys
@@ -453,8 +457,31 @@ def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale:
                      f"tested on {c['dataset']} {c.get('split', 'test')})\n\n{layout(crows)}\n"
                      f"{interval_table(cunits, headline)}\n")
     text += f"## Every metric, mean ± sd over {over}\n\n{seed_table(units)}"
+    _write_atomic(path, text)
+    _write_atomic(path.with_suffix(".json"), json.dumps(archive(exp, planned, scale), indent=1) + "\n")
+    return path
+
+
+def archive(exp: Experiment, planned: list[PlannedRun], scale: str) -> dict[str, Any]:
+    """The evaluation documents behind the results tables, one per evaluated run, with what
+    identifies the run (row label, seed, method, grid values) and its cross-dataset documents:
+    run folders are scratch (a fresh machine has none), this is the record that is kept."""
+    from .report.tables import load_metrics
+
+    runs = []
+    for p in planned:
+        if not (p.folder / "metrics.json").is_file():
+            continue
+        cross = {name: load_metrics(p.folder / name) for name in map(cross_file, exp.doc.get("cross", []))
+                 if (p.folder / name).is_file()}
+        runs.append({"run": p.run_id, "label": p.label, "seed": p.seed, "method": p.method, "grid": p.grid,
+                     "folder": p.folder.relative_to(p.folder.parents[1 if p.grid else 0]).as_posix(),
+                     "metrics": load_metrics(p.folder), "cross": cross})
+    return {"experiment": exp.name, "paper": exp.paper, "scale": scale, "runs": runs}
+
+
+def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-    return path
