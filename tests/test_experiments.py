@@ -115,6 +115,37 @@ def test_a_tiny_experiment_runs_skips_resumes_and_refuses(tmp_path: Path, capsys
     assert "base-s5  erm  [to run]" in capsys.readouterr().out
 
 
+def test_set_overrides_every_run_and_refuses_what_it_cannot_mean(tmp_path: Path, capsys) -> None:
+    from facefair.experiments import parse_set
+
+    assert [parse_set(x) for x in ("bf16=false", "epochs=1", "lr=0.01", "arch=resnet50", 'arch="tiny"')] == [
+        ("bf16", False), ("epochs", 1), ("lr", 0.01), ("arch", "resnet50"), ("arch", "tiny")]
+    for bad in ("bf16", "=1", "bf16="):
+        with pytest.raises(ConfigError, match="--set takes KEY=VALUE"):
+            parse_set(bad)
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    out = tmp_path / "out"
+    assert main(["experiment", "run", str(path), "--out", str(out), "--no-progress", "--seeds", "0",
+                 "--set", "lr=0.002", "--set", "channels_last=true"]) == 0
+    assert "with lr=0.002, channels_last=True over the file" in capsys.readouterr().out
+    for run in ("base", "asac", "di"):  # the fine-tune (asac) too, over its own and its base's options
+        cfg = json.loads((out / "tiny" / "cpu" / f"{run}-s0" / "config.json").read_text())
+        assert cfg["lr"] == 0.002 and cfg["channels_last"] is True, run
+    assert main(["experiment", "run", str(path), "--out", str(out), "--no-progress", "--seeds", "0",
+                 "--set", "lr=0.002", "--set", "channels_last=true"]) == 0
+    assert capsys.readouterr().out.count(": done") == 3  # the same --set: the same runs, skipped
+    with pytest.raises(ConfigError, match="config.json differs"):  # without it: other runs, refused
+        run_experiment(load_experiment(path), out, seeds=[0], log=QUIET)
+    exp = load_experiment(path)
+    for sets, message in (({"colour": "red"}, "--set colour: no such training option"),
+                          ({"seed": 3}, "use --seeds"), ({"target": "x"}, "use --grid")):
+        if message == "use --grid":
+            exp.doc["grid"] = {"target": ["smile"]}
+        with pytest.raises(ConfigError, match=message):
+            exp.plan("cpu", out, tmp_path, sets=sets)
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda t: t.replace('[[run]]\nid = "base"', '[[run]]\nid = "base"\ncolour = "red"'), "unknown key"),
     (lambda t: t.replace('from = "base"', 'from = "di"'), "must name an earlier run"),

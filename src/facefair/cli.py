@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default=None, help="comma-separated seeds instead of the file's")
     p.add_argument("--grid", action="append", metavar="KEY=V1,V2",
                    help="only these values of a grid key, e.g. target=Smiling (repeatable)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="sets",
+                   help="override a training option of every run, e.g. bf16=false where the CPU only emulates "
+                        "bf16 (repeatable; TOML values; use another --out, the runs differ from the file's)")
     p.add_argument("--dry-run", action="store_true", help="list the planned runs and what is done; train nothing")
     p.add_argument("--no-progress", action="store_true")
 
@@ -488,7 +491,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from .experiments import find_experiments, load_experiment, resolve, run_experiment
+    from .experiments import find_experiments, load_experiment, parse_set, resolve, run_experiment
 
     if args.action == "list":
         for name, path in find_experiments().items():
@@ -501,9 +504,10 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         if not eq or not key.strip():
             raise ConfigError(f"--grid takes KEY=V1,V2, got {item!r}")
         only = {**(only or {}), key.strip(): [v.strip() for v in vals.split(",") if v.strip()]}
+    sets = dict(parse_set(item) for item in args.sets or [])
     for exp in resolve(args.name):
         path = run_experiment(exp, args.out, args.scale, args.data, seeds, args.dry_run, not args.no_progress,
-                              only=only)
+                              only=only, sets=sets)
         if not args.dry_run:
             print(f"wrote {path}")
     return 0

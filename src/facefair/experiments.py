@@ -107,9 +107,18 @@ class Experiment:
     doc: dict[str, Any]
 
     def plan(self, scale: str, out: Path, data: Path, seeds: list[int] | None = None,
-             only: dict[str, list[str]] | None = None) -> list[PlannedRun]:
+             only: dict[str, list[str]] | None = None, sets: dict[str, Any] | None = None) -> list[PlannedRun]:
         """Every run of every seed (and grid value), bases before what they fine-tune.
-        ``only`` keeps the grid values named per key (``--grid target=Smiling``)."""
+        ``only`` keeps the grid values named per key (``--grid target=Smiling``); ``sets``
+        overrides trainer options of every run, fine-tunes included, over everything in the
+        file (``--set bf16=false`` on a CPU that only emulates bf16)."""
+        sets = dict(sets or {})
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        for key in sets:
+            if key not in known:
+                raise ConfigError(f"--set {key}: no such training option (options: {', '.join(sorted(known))})")
+            if key == "seed" or key in self.doc.get("grid", {}):
+                raise ConfigError(f"--set {key}: use --{'seeds' if key == 'seed' else 'grid'} for {key}")
         if scale not in SCALES:
             raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {scale!r}")
         if scale not in self.doc.get("scale", {}):
@@ -145,7 +154,7 @@ class Experiment:
                     rid = run["id"]
                     folder = where / f"{rid}-s{seed}"
                     folders[rid] = folder
-                    over = {**run.get("train", {}), **run.get(scale, {}), **values, "seed": seed}
+                    over = {**run.get("train", {}), **run.get(scale, {}), **values, **sets, "seed": seed}
                     base = None
                     if "from" in run:
                         base = folders[run["from"]]
@@ -199,6 +208,18 @@ def _row_label(p: PlannedRun, split: list[str] | tuple[str, ...]) -> str:
 
 def _fail(path: Path, msg: str) -> ConfigError:
     return ConfigError(f"{path}: {msg}")
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as TOML (false, 3, 0.01, "x"); a bare word is a string."""
+    key, eq, raw = item.partition("=")
+    if not eq or not key.strip() or not raw.strip():
+        raise ConfigError(f"--set takes KEY=VALUE, got {item!r}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip(), value
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -384,12 +405,14 @@ def cross_evaluate(folder: Path, c: dict[str, Any], progress: bool, log: Any) ->
 
 def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: str | Path | None = None,
                    seeds: list[int] | None = None, dry_run: bool = False, progress: bool = True,
-                   log: Any = print, only: dict[str, list[str]] | None = None) -> Path:
+                   log: Any = print, only: dict[str, list[str]] | None = None,
+                   sets: dict[str, Any] | None = None) -> Path:
     """Run (or resume) every planned run, then write the results tables; returns their path."""
     out = Path(out)
     data = Path(data) if data is not None else default_data_dir()
-    planned = exp.plan(scale, out, data, seeds, only)
-    log(f"{exp.name} ({exp.paper}, scale {scale}): {len(planned)} run(s) in {out / exp.name / scale}")
+    planned = exp.plan(scale, out, data, seeds, only, sets)
+    changed = f", with {', '.join(f'{k}={v}' for k, v in sets.items())} over the file" if sets else ""
+    log(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(planned)} run(s) in {out / exp.name / scale}")
     if dry_run:
         for p in planned:
             state = "done" if (p.folder / "metrics.json").is_file() else "to run"
