@@ -129,6 +129,8 @@ def test_set_overrides_every_run_and_refuses_what_it_cannot_mean(tmp_path: Path,
     assert main(["experiment", "run", str(path), "--out", str(out), "--no-progress", "--seeds", "0",
                  "--set", "lr=0.002", "--set", "channels_last=true"]) == 0
     assert "with lr=0.002, channels_last=True over the file" in capsys.readouterr().out
+    assert "run with --set lr=0.002 --set channels_last=True over it." in (out / "tiny" / "cpu" / "results.md").read_text()
+    assert json.loads((out / "tiny" / "cpu" / "results.json").read_text())["set"] == {"lr": 0.002, "channels_last": True}
     for run in ("base", "asac", "di"):  # the fine-tune (asac) too, over its own and its base's options
         cfg = json.loads((out / "tiny" / "cpu" / f"{run}-s0" / "config.json").read_text())
         assert cfg["lr"] == 0.002 and cfg["channels_last"] is True, run

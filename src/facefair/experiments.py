@@ -428,7 +428,7 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
     for i, p in enumerate(planned, start=1):
         status = execute(p, progress, log, pool=out)
         log(f"[{i}/{len(planned)}] {p.folder}: {status}")
-    return write_results(exp, planned, out / exp.name / scale / "results.md", scale)
+    return write_results(exp, planned, out / exp.name / scale / "results.md", scale, sets)
 
 
 def run_warnings(planned: list[PlannedRun], keys: list[str]) -> list[str]:
@@ -447,7 +447,8 @@ def run_warnings(planned: list[PlannedRun], keys: list[str]) -> list[str]:
                       for label, seeds in rows.items()) + f": {w}" for w, rows in where.items()]
 
 
-def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale: str) -> Path:
+def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale: str,
+                  sets: dict[str, Any] | None = None) -> Path:
     """The paper-layout table and the seed table of the evaluated runs, as markdown. Grid
     values give separate rows (each backbone of ASAC Table 3), except those a layout handles
     itself: ``asac`` prints one table per target, ``attributes`` averages over targets (so
@@ -469,7 +470,9 @@ def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale:
     text = (f"# {exp.paper}: {exp.name} ({scale} scale)\n\n{exp.description.strip()}\n\n"
             f"Seeds {', '.join(map(str, seeds))}; values are means over seeds (and over target attributes "
             "where the layout says so). Experiment file: "
-            f"`experiments/{exp.path.name}`.\n\n{layout(rows)}\n"
+            f"`experiments/{exp.path.name}`"
+            + (f", run with {' '.join(f'--set {k}={v}' for k, v in sets.items())} over it" if sets else "")
+            + f".\n\n{layout(rows)}\n"
             f"## Headline metrics: mean ± sd over {over} [mean of the seeds' 95% test bootstrap intervals]\n\n"
             f"{interval_table(units, headline)}\n" + "".join(f"- {n}\n" for n in notes) + ("\n" if notes else ""))
     for c in exp.doc.get("cross", []):
@@ -481,11 +484,12 @@ def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale:
                      f"{interval_table(cunits, headline)}\n")
     text += f"## Every metric, mean ± sd over {over}\n\n{seed_table(units)}"
     _write_atomic(path, text)
-    _write_atomic(path.with_suffix(".json"), json.dumps(archive(exp, planned, scale), indent=1) + "\n")
+    _write_atomic(path.with_suffix(".json"), json.dumps(archive(exp, planned, scale, sets), indent=1) + "\n")
     return path
 
 
-def archive(exp: Experiment, planned: list[PlannedRun], scale: str) -> dict[str, Any]:
+def archive(exp: Experiment, planned: list[PlannedRun], scale: str,
+            sets: dict[str, Any] | None = None) -> dict[str, Any]:
     """The evaluation documents behind the results tables, one per evaluated run, with what
     identifies the run (row label, seed, method, grid values) and its cross-dataset documents:
     run folders are scratch (a fresh machine has none), this is the record that is kept."""
@@ -500,7 +504,7 @@ def archive(exp: Experiment, planned: list[PlannedRun], scale: str) -> dict[str,
         runs.append({"run": p.run_id, "label": p.label, "seed": p.seed, "method": p.method, "grid": p.grid,
                      "folder": p.folder.relative_to(p.folder.parents[1 if p.grid else 0]).as_posix(),
                      "metrics": load_metrics(p.folder), "cross": cross})
-    return {"experiment": exp.name, "paper": exp.paper, "scale": scale, "runs": runs}
+    return {"experiment": exp.name, "paper": exp.paper, "scale": scale, "set": dict(sets or {}), "runs": runs}
 
 
 def _write_atomic(path: Path, text: str) -> None:
