@@ -11,11 +11,11 @@ resumes. The rows (every SPEC metric on the test split) go to ``OUT/ablation.jso
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_json
 from .errors import ConfigError
 from .evaluation import evaluate
 from .methods import get_method
@@ -62,9 +62,7 @@ def ablate(method: str, base_run: str | Path, out: str | Path, vary: list[tuple[
             doc = json.loads((run / "metrics.json").read_text())
             rows.append({"factor": key, "value": value, "run": str(run), "metrics": doc["metrics"],
                          "ci": doc.get("ci", {})})
-    tmp = out / ".ablation.json.tmp"
-    tmp.write_text(json.dumps({"method": method, "base": str(base_run), "rows": rows}, indent=2))
-    os.replace(tmp, out / "ablation.json")
+    write_json(out / "ablation.json", {"method": method, "base": str(base_run), "rows": rows})
     (out / "ablation.md").write_text(format_rows(rows))
     return rows
 

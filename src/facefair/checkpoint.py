@@ -7,25 +7,19 @@ never half of one. Loading uses ``weights_only=True``: a checkpoint can never ex
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .atomic import atomic_open
 from .errors import DataError
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
     """``torch.save`` to ``path`` via a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_open(path, "wb") as fh:
         torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path: str | Path, expect: tuple[str, ...] = ()) -> dict[str, Any]:

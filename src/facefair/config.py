@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_json
 from .errors import ConfigError
 
 #: Validation metrics that may pick the best epoch (higher is better), or the last epoch.
@@ -100,9 +101,7 @@ class TrainConfig:
         return cls(**d)
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True))
-        tmp.replace(path)
+        write_json(path, self.to_dict(), sort_keys=True)
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:

@@ -21,13 +21,12 @@ smaller setting; the full one stays well under 10 minutes on 2 CPU cores
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from .analysis.robustness import robustness
+from .atomic import write_json
 from .config import TrainConfig
 from .evaluation import evaluate
 from .explain import explain_run
@@ -120,9 +119,7 @@ def run_demo(out: str | Path = "demo-output", quick: bool = False, progress: boo
                              "shrink them. Intervals: 95% bootstrap over the test split.")
     seconds["report"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
-    tmp = out / ".timings.json.tmp"  # what benchmarks/demo_time.py records
-    tmp.write_text(json.dumps({"quick": quick, "seconds": seconds}, indent=2))
-    os.replace(tmp, out / "timings.json")
+    write_json(out / "timings.json", {"quick": quick, "seconds": seconds})  # benchmarks/demo_time.py reads it
     log("\nEvery run on the test split (lower gaps are fairer):")
     log(summary_table(reports))
     best = min((k for k in reports if k != "base"), key=lambda k: reports[k].overall["equalized_odds_mean"])

@@ -8,13 +8,12 @@ options (e.g. FineFACE's ``inference=raw``) appends a tag: ``metrics-inference-r
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import write_json
 from .data.base import FaceData, Task
 from .data.loader import SplitImages
 from .errors import ConfigError
@@ -65,9 +64,7 @@ def _write(run: Path, task: Task, out: Any, names: tuple[str, str], doc: dict[st
     write_predictions(run / names[0], ids, out.y, groups, out.score, out.pred)
     report = fairness_report(out.y, out.pred, groups, n_boot=n_boot, ci_level=ci_level, seed=seed,
                              source=source, score=out.score)
-    tmp = run / f".{names[1]}.tmp"
-    tmp.write_text(json.dumps({**doc, **report.to_dict()}, indent=2))
-    os.replace(tmp, run / names[1])
+    write_json(run / names[1], {**doc, **report.to_dict()})
     return report
 
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_text
 from .config import TrainConfig
 from .errors import ConfigError
 from .report.paper_tables import LAYOUTS
@@ -483,8 +484,8 @@ def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale:
                      f"tested on {c['dataset']} {c.get('split', 'test')})\n\n{layout(crows)}\n"
                      f"{interval_table(cunits, headline)}\n")
     text += f"## Every metric, mean ± sd over {over}\n\n{seed_table(units)}"
-    _write_atomic(path, text)
-    _write_atomic(path.with_suffix(".json"), json.dumps(archive(exp, planned, scale, sets), indent=1) + "\n")
+    write_text(path, text)
+    write_text(path.with_suffix(".json"), json.dumps(archive(exp, planned, scale, sets), indent=1) + "\n")
     return path
 
 
@@ -506,9 +507,3 @@ def archive(exp: Experiment, planned: list[PlannedRun], scale: str,
                      "metrics": load_metrics(p.folder), "cross": cross})
     return {"experiment": exp.name, "paper": exp.paper, "scale": scale, "set": dict(sets or {}), "runs": runs}
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

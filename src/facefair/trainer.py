@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import distributed
+from .atomic import write_json, write_text
 from .checkpoint import load_checkpoint, save_atomic
 from .config import TrainConfig
 from .data import FaceData, Task, load_cache, load_dataset
@@ -467,12 +467,8 @@ def _fmt(v: float | None) -> str:
 
 
 def _write_log(out: Path, history: list[dict[str, Any]], best: dict[str, Any]) -> None:
-    tmp = out / ".log.jsonl.tmp"
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in history))
-    os.replace(tmp, out / "log.jsonl")
-    tmp = out / ".best.json.tmp"
-    tmp.write_text(json.dumps(best, indent=2))
-    os.replace(tmp, out / "best.json")
+    write_text(out / "log.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+    write_json(out / "best.json", best)
 
 
 def _tensorboard(out: Path) -> Any:

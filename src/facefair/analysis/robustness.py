@@ -10,8 +10,6 @@ and C's flip share (the same before and after: the images are the same). JSON an
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic import write_json
 from ..attacks import ATTACKS
 from ..checkpoint import load_checkpoint
 from ..data.loader import SplitImages, iterate, to_input
@@ -81,9 +80,7 @@ def robustness(run: str | Path, base: str | Path | None = None, eps: Sequence[fl
            "before": {"p_true": (sums["p_before"] / total).tolist(), "flip": (sums["flip_before"] / total).tolist()},
            "after": {"p_true": (sums["p_after"] / total).tolist(), "flip": (sums["flip_after"] / total).tolist()},
            "classifier_flip": (sums["flip_c"] / total).tolist()}
-    tmp = run / ".robustness.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2))
-    os.replace(tmp, run / "robustness.json")
+    write_json(run / "robustness.json", doc)
     if plot:
         plot_robustness(doc, run / "robustness.png")
     return doc

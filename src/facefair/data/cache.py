@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..atomic import write_json
 from ..errors import DataError
 from .base import FaceData
 from .images import ImageStore
@@ -73,8 +74,7 @@ def prepare(data: FaceData, size: int, out: str | Path | None = None, workers: i
     os.replace(tmp, out / "images.npy")
     meta = {"version": CACHE_VERSION, "dataset": data.name, "root": str(Path(data.root).resolve()),
             "size": size, "n": len(data), "ids_sha256": ids_digest(data.ids)}
-    (out / "meta.json.tmp").write_text(json.dumps(meta, indent=2))
-    os.replace(out / "meta.json.tmp", out / "meta.json")
+    write_json(out / "meta.json", meta)
     return out
 
 

@@ -9,8 +9,6 @@ so a row reads before -> after, as in the ASAC paper's Figure 3.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic import write_json
 from ..data.loader import SplitImages, to_input
 from ..errors import ConfigError
 from ..trainer import load_run
@@ -108,7 +107,5 @@ def explain_run(run: str | Path, method: str = "cam", compare: str | Path | None
            "groups": [task.group_classes[task.group[j]] for j in idx],
            "scores": {lb: [round(s, 4) for s in v] for lb, v in scores.items()},
            "score_of": positive, "columns": [k for k, _ in cols], "png": png.name}
-    tmp = out / f".{method}.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2))
-    os.replace(tmp, out / f"{method}.json")
+    write_json(out / f"{method}.json", doc)
     return png

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_open
 from ..csvfile import read_csv
 from ..errors import DataError, unknown_name
 
@@ -104,10 +105,8 @@ def write_predictions(path: str | os.PathLike[str], ids: list[str] | np.ndarray,
     scores = np.asarray(score)
     if scores.dtype != np.float32:
         scores = scores.astype(np.float64)
-    tmp = p.with_name(p.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_open(p, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(PREDICTION_COLUMNS)
         for row in zip(ids, y, group, scores, pred):
             w.writerow([row[0], int(row[1]), row[2], str(row[3]), int(row[4])])
-    os.replace(tmp, p)

@@ -21,12 +21,12 @@ import glob
 import html
 import json
 import math
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_text
 from ..errors import ConfigError
 from ..metrics import METRIC_NAMES
 from ..metrics.fairness import LOWER_IS_BETTER
@@ -306,9 +306,5 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
 def write_report(specs: list[str], out: str | Path, title: str = "facefair report", note: str = "") -> Path:
     """Collect the runs, render the page and write it atomically; returns its path."""
     page = render(collect(specs), title, note)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    out = write_text(out, page)
     return out
