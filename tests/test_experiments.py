@@ -298,3 +298,25 @@ def test_results_keep_grid_values_apart_and_attribute_means_spread_over_seeds(tm
     units, notes = exp.seed_units(exp.plan("cpu", out, Path("data")), average=["target"])
     assert len(units["Base"]) == 1 and units["Base"][0]["metrics"]["accuracy"] == pytest.approx(per_seed[0])
     assert notes == ["Base, seed 1: 1 of 2 runs evaluated; left out of the mean ± sd (it averages over target)"]
+
+
+def test_runs_filter_keeps_named_rows_and_their_bases(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    exp, out = load_experiment(path), tmp_path / "out"
+    ids = lambda runs: [(p.run_id, p.seed) for p in exp.plan("cpu", out, tmp_path, runs=runs)]
+    assert ids(None) == [(r, s) for s in (0, 1) for r in ("base", "asac", "di")]
+    assert ids(["di"]) == [("di", 0), ("di", 1)]
+    assert ids(["asac"]) == [("base", 0), ("asac", 0), ("base", 1), ("asac", 1)]  # ASAC needs its base
+    asac = next(p for p in exp.plan("cpu", out, tmp_path, runs=["asac"]) if p.run_id == "asac")
+    assert asac.base == out / "tiny" / "cpu" / "base-s0"
+    for bad, message in ((["nope"], "no run nope"), ([], "none named")):
+        with pytest.raises(ConfigError, match=message) as e:
+            exp.plan("cpu", out, tmp_path, runs=bad)
+        assert "runs: base, asac, di" in str(e.value)
+    assert main(["experiment", "run", str(path), "--out", str(out), "--runs", "di", "--seeds", "0",
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 run(s)" in printed and "di-s0: trained" in printed and "base-s0" not in printed
+    table = (out / "tiny" / "cpu" / "results.md").read_text()
+    assert "Domain-independent" in table and "ASAC" not in table.split("## Headline")[1]

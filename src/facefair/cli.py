@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="sets",
                    help="override a training option of every run, e.g. bf16=false where the CPU only emulates "
                         "bf16 (repeatable; TOML values; use another --out, the runs differ from the file's)")
+    p.add_argument("--runs", default=None, metavar="ID1,ID2",
+                   help="only these [[run]] ids of the file, e.g. erm,reweight (with the bases they fine-tune "
+                        "from); the table then has those rows")
     p.add_argument("--dry-run", action="store_true", help="list the planned runs and what is done; train nothing")
     p.add_argument("--no-progress", action="store_true")
 
@@ -505,9 +508,10 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             raise ConfigError(f"--grid takes KEY=V1,V2, got {item!r}")
         only = {**(only or {}), key.strip(): [v.strip() for v in vals.split(",") if v.strip()]}
     sets = dict(parse_set(item) for item in args.sets or [])
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs is not None else None
     for exp in resolve(args.name):
         path = run_experiment(exp, args.out, args.scale, args.data, seeds, args.dry_run, not args.no_progress,
-                              only=only, sets=sets)
+                              only=only, sets=sets, runs=runs)
         if not args.dry_run:
             print(f"wrote {path}")
     return 0

@@ -108,12 +108,16 @@ class Experiment:
     doc: dict[str, Any]
 
     def plan(self, scale: str, out: Path, data: Path, seeds: list[int] | None = None,
-             only: dict[str, list[str]] | None = None, sets: dict[str, Any] | None = None) -> list[PlannedRun]:
+             only: dict[str, list[str]] | None = None, sets: dict[str, Any] | None = None,
+             runs: list[str] | None = None) -> list[PlannedRun]:
         """Every run of every seed (and grid value), bases before what they fine-tune.
         ``only`` keeps the grid values named per key (``--grid target=Smiling``); ``sets``
         overrides trainer options of every run, fine-tunes included, over everything in the
-        file (``--set bf16=false`` on a CPU that only emulates bf16)."""
+        file (``--set bf16=false`` on a CPU that only emulates bf16); ``runs`` keeps the
+        ``[[run]]`` ids named (``--runs erm,reweight``: a table split over machines, or its
+        cheap rows first), with the bases those fine-tune from."""
         sets = dict(sets or {})
+        keep = self.run_ids(runs)
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         for key in sets:
             if key not in known:
@@ -153,6 +157,8 @@ class Experiment:
                 folders: dict[str, Path] = {}
                 for run in self.doc["run"]:
                     rid = run["id"]
+                    if rid not in keep:
+                        continue
                     folder = where / f"{rid}-s{seed}"
                     folders[rid] = folder
                     over = {**run.get("train", {}), **run.get(scale, {}), **values, **sets, "seed": seed}
@@ -165,6 +171,22 @@ class Experiment:
                                               dict(run.get("options", {})), over, base, list(run.get("evaluate", [])), cross,
                                               values))
         return planned
+
+    def run_ids(self, runs: list[str] | None = None) -> set[str]:
+        """The ``[[run]]`` ids to plan: all, or those named and every base they start from."""
+        by_id = {run["id"]: run for run in self.doc["run"]}
+        if runs is None:
+            return set(by_id)
+        unknown = [r for r in runs if r not in by_id]
+        if unknown or not runs:
+            raise ConfigError(f"{self.path}: no run {', '.join(unknown) or '(none named)'} "
+                              f"(runs: {', '.join(by_id)})")
+        keep: set[str] = set()
+        for rid in runs:
+            while rid is not None and rid not in keep:
+                keep.add(rid)
+                rid = by_id[rid].get("from")
+        return keep
 
     def rows(self, planned: list[PlannedRun], metrics_file: str = "metrics.json",
              split: list[str] | tuple[str, ...] = ()) -> dict[str, list[str]]:
@@ -407,11 +429,11 @@ def cross_evaluate(folder: Path, c: dict[str, Any], progress: bool, log: Any) ->
 def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: str | Path | None = None,
                    seeds: list[int] | None = None, dry_run: bool = False, progress: bool = True,
                    log: Any = print, only: dict[str, list[str]] | None = None,
-                   sets: dict[str, Any] | None = None) -> Path:
+                   sets: dict[str, Any] | None = None, runs: list[str] | None = None) -> Path:
     """Run (or resume) every planned run, then write the results tables; returns their path."""
     out = Path(out)
     data = Path(data) if data is not None else default_data_dir()
-    planned = exp.plan(scale, out, data, seeds, only, sets)
+    planned = exp.plan(scale, out, data, seeds, only, sets, runs)
     changed = f", with {', '.join(f'{k}={v}' for k, v in sets.items())} over the file" if sets else ""
     log(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(planned)} run(s) in {out / exp.name / scale}")
     if dry_run:
