@@ -69,7 +69,10 @@ def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> Non
             folders = [p.folder for p in plan]
             assert len(set(folders)) == len(folders), name
             for i, p in enumerate(plan):
-                if p.base is not None:  # a fine-tune comes after its base, same seed
+                if p.choice is not None:  # a chosen row comes after what it chooses among, same seed
+                    among = p.choice.among + [p.choice.reference]
+                    assert all(c in plan[:i] and c.seed == p.seed and c.grid == p.grid for c in among)
+                elif p.base is not None:  # a fine-tune comes after its base, same seed
                     assert p.base in folders[:i] and p.base.name.endswith(f"-s{p.seed}")
                 else:
                     cfg = p.config()
@@ -320,3 +323,99 @@ def test_runs_filter_keeps_named_rows_and_their_bases(tmp_path: Path, capsys) ->
     assert "1 run(s)" in printed and "di-s0: trained" in printed and "base-s0" not in printed
     table = (out / "tiny" / "cpu" / "results.md").read_text()
     assert "Domain-independent" in table and "ASAC" not in table.split("## Headline")[1]
+
+
+def _finished(folder: Path, val: dict[str, float], best_epoch: int = 2) -> None:
+    """A run folder as the trainer leaves it: two epochs logged, ``best_epoch`` selected."""
+    folder.mkdir(parents=True)
+    rows = [{"epoch": e, **{f"val_{k}": (v if e == best_epoch else 0.0) for k, v in val.items()}} for e in (1, 2)]
+    (folder / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "best.json").write_text(json.dumps({"epoch": best_epoch, "score": val["accuracy"]}))
+    (folder / "metrics.json").write_text("{}")
+
+
+def test_a_choice_reads_validation_of_the_selected_epoch_and_keeps_to_the_accuracy_floor(tmp_path: Path) -> None:
+    from facefair.experiments import Choice, PlannedRun
+
+    def run(name: str, **val: float) -> PlannedRun:
+        _finished(tmp_path / name, val)
+        return PlannedRun(tmp_path / name, name, name, 0, "erm", {}, {})
+
+    ref = run("erm", accuracy=0.90, equal_opportunity_diff=0.10)
+    strong = run("w1", accuracy=0.70, equal_opportunity_diff=0.01)  # fair by not learning
+    mild = run("w03", accuracy=0.885, equal_opportunity_diff=0.05)
+    weak = run("w01", accuracy=0.895, equal_opportunity_diff=0.08)
+    pick = lambda within, ref=ref: Choice([strong, mild, weak], "equal_opportunity_diff", ref, within).pick()
+    assert pick(0.02)[0] is mild and "within 0.02 of erm's 0.9000" in pick(0.02)[1]
+    assert pick(0.01)[0] is weak  # 0.885 is 0.015 below: out
+    assert pick(0.5)[0] is strong and pick(0.0, None)[0] is strong  # no floor: the fairest
+    assert pick(0.001)[0] is weak and "the most accurate" in pick(0.001)[1]  # none within: most accurate
+    up = Choice([strong, mild, weak], "worst_group_accuracy", None).pick
+    for p, v in ((strong, 0.6), (mild, 0.8), (weak, 0.7)):  # higher is better here
+        (p.folder / "log.jsonl").write_text(json.dumps({"epoch": 2, "val_accuracy": 0.9, "val_worst_group_accuracy": v}) + "\n")
+    assert up()[0] is mild
+    (weak.folder / "metrics.json").unlink()  # one not finished: no choice yet, no row
+    assert up() is None
+    chosen = PlannedRun(tmp_path / "c", "c", "Chosen", 0, "choose", {}, {}, choice=Choice([strong, weak], "accuracy"))
+    assert not chosen.done() and chosen.source() is None
+
+
+def test_a_chosen_row_is_its_seeds_validation_pick_and_trains_nothing(tmp_path: Path, capsys) -> None:
+    from facefair.report.tables import load_metrics
+    from facefair.trainer import best_validation
+
+    text = TINY.split("[[run]]")[0] + """
+[[run]]
+id = "base"
+label = "Base"
+
+[[run]]
+id = "w1"
+label = "Regularized (weight 1)"
+method = "regularized"
+options = { weight = 1.0 }
+
+[[run]]
+id = "w0"
+label = "Regularized (weight 0.1)"
+method = "regularized"
+options = { weight = 0.1 }
+
+[[run]]
+id = "reg"
+label = "Regularized (chosen)"
+choose = { among = ["w1", "w0"], metric = "equal_opportunity_diff", reference = "base", accuracy_within = 1.0 }
+"""
+    path = tmp_path / "sweep.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    assert main(["experiment", "run", str(path), "--out", str(out), "--runs", "reg", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "6 run(s)" in printed and printed.count(": trained") == 6 and "reg-s" not in printed
+    folder = out / "tiny" / "cpu"
+    assert not (folder / "reg-s0").exists()
+    results = (folder / "results.md").read_text()
+    kept = {(r["run"], r["seed"]): r for r in json.loads((folder / "results.json").read_text())["runs"]}
+    for seed in (0, 1):
+        gaps = {r: best_validation(folder / f"{r}-s{seed}")["equal_opportunity_diff"] for r in ("w1", "w0")}
+        want = min(gaps, key=lambda r: (gaps[r], r != "w1"))  # the lowest validation gap, first on a tie
+        assert kept["reg", seed]["chosen"] == want
+        assert f"seed {seed} {want} (best validation equal_opportunity_diff, accuracy within 1 of Base's" in results
+        acc = load_metrics(folder / f"{want}-s{seed}")["metrics"]["accuracy"]
+        kept_acc = kept[want, seed]["metrics"]["metrics"]["accuracy"]
+        assert acc == kept_acc
+    row = next(line for line in results.split("## Every metric")[1].splitlines() if line.startswith("| Regularized (chosen) |"))
+    chosen = [load_metrics(folder / f"{kept['reg', s]['chosen']}-s{s}")["metrics"]["accuracy"] for s in (0, 1)]
+    assert f"{sum(chosen) / 2:.4f} ±" in row
+
+    for bad, message in (('among = ["w1", "nope"]', "must name earlier trained runs"),
+                         ('metric = "colour"', "metric must be one of"),
+                         ("accuracy_within = -1", "accuracy_within must be a number >= 0")):
+        edited = text.replace({"among": 'among = ["w1", "w0"]', "metric": 'metric = "equal_opportunity_diff"',
+                               "accuracy_within": "accuracy_within = 1.0"}[bad.split(" =")[0]], bad)
+        path.write_text(edited)
+        with pytest.raises(ConfigError, match=message):
+            load_experiment(path)
+    path.write_text(text.replace('id = "reg"', 'id = "reg"\nmethod = "erm"'))
+    with pytest.raises(ConfigError, match="trains nothing, so it takes no method"):
+        load_experiment(path)

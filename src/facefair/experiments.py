@@ -17,6 +17,12 @@ edited: use another ``--out``). Configs are compared by what they train: a fine-
 A run not made yet whose config equals a finished run anywhere under ``OUT`` (another
 table's baseline, say) is reused: its folder is copied by hard links, not retrained.
 
+A ``[[run]]`` with ``choose`` trains nothing: per seed and grid value it is the one of its
+``among`` runs (a hyperparameter sweep) that is best on the validation split by ``metric``,
+among those whose validation accuracy is at most ``accuracy_within`` below its ``reference``
+run's (the baseline's), or the most accurate on validation where none is. The test split never
+takes part; the results name the run each seed chose.
+
 ``[[cross]]`` entries evaluate every run on another dataset as well (FineFACE Table 3:
 train on FairFace, test on UTKFace, CelebA or a CSV manifest); a cross dataset whose folder
 is absent under ``--data`` is skipped with a message.
@@ -33,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import os
 import shutil
 import sys
@@ -51,7 +58,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SCALES = ("cpu", "gpu")
-RUN_KEYS = {"id", "label", "method", "options", "from", "train", "cpu", "gpu", "evaluate"}
+RUN_KEYS = {"id", "label", "method", "options", "from", "train", "cpu", "gpu", "evaluate", "choose"}
+CHOOSE_KEYS = {"among", "metric", "reference", "accuracy_within"}
 TOP_KEYS = {"experiment", "train", "scale", "grid", "run", "cross"}
 CROSS_KEYS = {"label", "dataset", "root", "manifest", "target", "protected", "positive", "name", "split"}
 VOLATILE = ("progress", "workers", "threads", "device")
@@ -61,8 +69,45 @@ HEADLINE = {"groups": ("accuracy", "worst_group_accuracy", "accuracy_ratio", "de
 
 
 @dataclass
+class Choice:
+    """A row picked among finished runs of one seed by their validation metrics (a ``choose``
+    entry): the best by ``metric`` among those whose validation accuracy is at most ``within``
+    below the ``reference`` run's, else the most accurate; the first listed on a tie."""
+
+    among: list[PlannedRun]
+    metric: str
+    reference: PlannedRun | None = None
+    within: float = 0.0
+
+    def pick(self) -> tuple[PlannedRun, str] | None:
+        """The chosen run and a line saying why; None while a run it reads is unfinished."""
+        from .metrics import LOWER_IS_BETTER
+        from .trainer import best_validation
+
+        runs = self.among + ([self.reference] if self.reference is not None else [])
+        if not all((p.folder / "metrics.json").is_file() for p in runs):
+            return None
+        val = [best_validation(p.folder) for p in self.among]
+        sign = 1.0 if self.metric in LOWER_IS_BETTER else -1.0
+        floor, why = -math.inf, ""
+        if self.reference is not None:
+            ref = best_validation(self.reference.folder)["accuracy"]
+            floor = ref - self.within - 1e-12
+            why = f", accuracy within {self.within:g} of {self.reference.label}'s {ref:.4f}"
+        fit = [i for i, v in enumerate(val) if v["accuracy"] >= floor]
+        if fit:
+            i = min(fit, key=lambda i: (math.inf if val[i].get(self.metric) is None else sign * val[i][self.metric], i))
+            why = f"best validation {self.metric}{why}"
+        else:
+            i = max(range(len(val)), key=lambda i: (val[i]["accuracy"], -i))
+            why = f"none has validation accuracy within {self.within:g}: the most accurate"
+        return self.among[i], why
+
+
+@dataclass
 class PlannedRun:
-    """One run folder to make: trained from scratch (``base`` None) or fine-tuned from ``base``."""
+    """One run folder to make: trained from scratch (``base`` None) or fine-tuned from ``base``;
+    or, with a ``choice``, a row that is one of other runs (nothing to train)."""
 
     folder: Path
     run_id: str
@@ -75,10 +120,25 @@ class PlannedRun:
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     cross: list[dict[str, Any]] = field(default_factory=list)
     grid: dict[str, Any] = field(default_factory=dict)  # this run's grid values (target, arch, ...)
+    choice: Choice | None = None
+
+    def source(self) -> Path | None:
+        """The folder holding this row's results: its own, or the chosen run's (None until
+        the runs a choice reads are finished)."""
+        if self.choice is None:
+            return self.folder
+        picked = self.choice.pick()
+        return picked[0].folder if picked is not None else None
+
+    def done(self, metrics_file: str = "metrics.json") -> bool:
+        source = self.source()
+        return source is not None and (source / metrics_file).is_file()
 
     def result(self, metrics_file: str = "metrics.json") -> str:
         """What the tables read: the run folder, or the path of another evaluation's file."""
-        return str(self.folder if metrics_file == "metrics.json" else self.folder / metrics_file)
+        source = self.source()
+        assert source is not None, f"{self.folder}: no result yet"
+        return str(source if metrics_file == "metrics.json" else source / metrics_file)
 
     def config(self) -> TrainConfig:
         """The run's full configuration (a fine-tune's needs its base trained first)."""
@@ -154,26 +214,36 @@ class Experiment:
             for combo in combos:
                 values = dict(zip(keys, combo))
                 where = out / self.name / scale / "-".join(str(v) for v in combo) if combo else out / self.name / scale
-                folders: dict[str, Path] = {}
+                made: dict[str, PlannedRun] = {}
                 for run in self.doc["run"]:
                     rid = run["id"]
                     if rid not in keep:
                         continue
                     folder = where / f"{rid}-s{seed}"
-                    folders[rid] = folder
+                    if "choose" in run:
+                        c = run["choose"]
+                        choice = Choice([made[r] for r in c["among"]], c["metric"],
+                                        made[c["reference"]] if "reference" in c else None,
+                                        float(c.get("accuracy_within", 0.0)))
+                        made[rid] = PlannedRun(folder, rid, run.get("label", rid), seed, "choose", {}, {},
+                                               grid=values, choice=choice)
+                        planned.append(made[rid])
+                        continue
                     over = {**run.get("train", {}), **run.get(scale, {}), **values, **sets, "seed": seed}
                     base = None
                     if "from" in run:
-                        base = folders[run["from"]]
+                        base = made[run["from"]].folder
                     else:
                         over = {**common, **over}
-                    planned.append(PlannedRun(folder, rid, run.get("label", rid), seed, run.get("method", "erm"),
-                                              dict(run.get("options", {})), over, base, list(run.get("evaluate", [])), cross,
-                                              values))
+                    made[rid] = PlannedRun(folder, rid, run.get("label", rid), seed, run.get("method", "erm"),
+                                           dict(run.get("options", {})), over, base, list(run.get("evaluate", [])),
+                                           cross, values)
+                    planned.append(made[rid])
         return planned
 
     def run_ids(self, runs: list[str] | None = None) -> set[str]:
-        """The ``[[run]]`` ids to plan: all, or those named and every base they start from."""
+        """The ``[[run]]`` ids to plan: all, or those named and every run they start from or
+        choose among."""
         by_id = {run["id"]: run for run in self.doc["run"]}
         if runs is None:
             return set(by_id)
@@ -182,10 +252,12 @@ class Experiment:
             raise ConfigError(f"{self.path}: no run {', '.join(unknown) or '(none named)'} "
                               f"(runs: {', '.join(by_id)})")
         keep: set[str] = set()
-        for rid in runs:
-            while rid is not None and rid not in keep:
+        todo = list(runs)
+        while todo:
+            rid = todo.pop()
+            if rid not in keep:
                 keep.add(rid)
-                rid = by_id[rid].get("from")
+                todo.extend(_needs(by_id[rid]))
         return keep
 
     def rows(self, planned: list[PlannedRun], metrics_file: str = "metrics.json",
@@ -210,7 +282,7 @@ class Experiment:
         units: dict[str, list[Any]] = {}
         notes: list[str] = []
         for (label, seed), runs in groups.items():
-            done = [p for p in runs if (p.folder / metrics_file).is_file()]
+            done = [p for p in runs if p.done(metrics_file)]
             paths = [p.result(metrics_file) for p in done]
             if not average:
                 if paths:
@@ -222,6 +294,13 @@ class Experiment:
                 notes.append(f"{label}, seed {seed}: {len(done)} of {len(runs)} runs evaluated; "
                              f"left out of the mean ± sd (it averages over {', '.join(average)})")
         return units, notes
+
+
+def _needs(run: dict[str, Any]) -> list[str]:
+    """The runs a ``[[run]]`` entry needs made first: its base, or those it chooses among."""
+    c = run.get("choose", {})
+    return ([run["from"]] if "from" in run else []) + list(c.get("among", [])) + (
+        [c["reference"]] if "reference" in c else [])
 
 
 def _row_label(p: PlannedRun, split: list[str] | tuple[str, ...]) -> str:
@@ -279,6 +358,8 @@ def load_experiment(path: str | Path) -> Experiment:
             raise _fail(path, f"run id '{run['id']}' appears twice")
         if "from" in run and run["from"] not in seen:
             raise _fail(path, f"run '{run['id']}': from '{run['from']}' must name an earlier run")
+        if "choose" in run:
+            _check_choice(path, run, runs[:i - 1])
         seen.add(run["id"])
     for key, values in doc.get("grid", {}).items():
         if not isinstance(values, list) or not values:
@@ -292,6 +373,29 @@ def load_experiment(path: str | Path) -> Experiment:
         if scale not in SCALES:
             raise _fail(path, f"[scale.{scale}]: scales are {', '.join(SCALES)}")
     return Experiment(head["name"], path, head["paper"], head.get("description", ""), layout, list(seeds), doc)
+
+
+def _check_choice(path: Path, run: dict[str, Any], earlier: list[dict[str, Any]]) -> None:
+    from .metrics import METRIC_NAMES
+
+    where = f"run '{run['id']}': choose"
+    c = run["choose"]
+    if not isinstance(c, dict):
+        raise _fail(path, f"{where} must be a table {{ among = [...], metric = ... }}")
+    if set(run) - {"id", "label", "choose"}:
+        raise _fail(path, f"{where} trains nothing, so it takes no {', '.join(sorted(set(run) - {'id', 'label', 'choose'}))}")
+    bad = set(c) - CHOOSE_KEYS
+    if bad or "among" not in c or "metric" not in c:
+        raise _fail(path, f"{where}: " + (f"unknown key(s) {', '.join(sorted(bad))}" if bad else "needs 'among' and 'metric'"))
+    trained = {r["id"] for r in earlier if "choose" not in r}
+    named = c["among"] if isinstance(c["among"], list) else []
+    if not named or any(r not in trained for r in named + [c.get("reference", named[0])]):
+        raise _fail(path, f"{where}: among and reference must name earlier trained runs (of {', '.join(trained)})")
+    if c["metric"] not in METRIC_NAMES:
+        raise _fail(path, f"{where}: metric must be one of {', '.join(METRIC_NAMES)}, got {c['metric']!r}")
+    within = c.get("accuracy_within", 0.0)
+    if not isinstance(within, (int, float)) or isinstance(within, bool) or within < 0:
+        raise _fail(path, f"{where}: accuracy_within must be a number >= 0, got {within!r}")
 
 
 def experiment_dir() -> Path:
@@ -435,9 +539,10 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
     data = Path(data) if data is not None else default_data_dir()
     planned = exp.plan(scale, out, data, seeds, only, sets, runs)
     changed = f", with {', '.join(f'{k}={v}' for k, v in sets.items())} over the file" if sets else ""
-    log(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(planned)} run(s) in {out / exp.name / scale}")
+    make = [p for p in planned if p.choice is None]  # a chosen row is made of these
+    log(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(make)} run(s) in {out / exp.name / scale}")
     if dry_run:
-        for p in planned:
+        for p in make:
             state = "done" if (p.folder / "metrics.json").is_file() else "to run"
             if state == "to run" and not (p.folder / "config.json").is_file():
                 try:
@@ -448,9 +553,9 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
             src = f" from {p.base.name}" if p.base else ""
             log(f"  {p.folder}  {p.method}{src}  [{state}]")
         return out / exp.name / scale / "results.md"
-    for i, p in enumerate(planned, start=1):
+    for i, p in enumerate(make, start=1):
         status = execute(p, progress, log, pool=out)
-        log(f"[{i}/{len(planned)}] {p.folder}: {status}")
+        log(f"[{i}/{len(make)}] {p.folder}: {status}")
     return write_results(exp, planned, out / exp.name / scale / "results.md", scale, sets)
 
 
@@ -463,11 +568,21 @@ def run_warnings(planned: list[PlannedRun], keys: list[str]) -> list[str]:
 
     where: dict[str, dict[str, list[int]]] = {}  # warning -> row label -> seeds
     for p in planned:
-        if (p.folder / "metrics.json").is_file():
+        if p.choice is None and p.done():  # a chosen row's warnings are its run's
             for w in load_metrics(p.folder).get("warnings", []):
                 where.setdefault(w, {}).setdefault(_row_label(p, keys), []).append(p.seed)
     return ["; ".join(f"{label}, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))}"
                       for label, seeds in rows.items()) + f": {w}" for w, rows in where.items()]
+
+
+def choice_notes(planned: list[PlannedRun], keys: list[str]) -> list[str]:
+    """One line per chosen row and grid value: the run each seed chose and by what rule."""
+    lines: dict[str, list[str]] = {}
+    for p in planned:
+        picked = p.choice.pick() if p.choice is not None else None
+        if picked is not None:
+            lines.setdefault(_row_label(p, keys), []).append(f"seed {p.seed} {picked[0].run_id} ({picked[1]})")
+    return [f"{label} chose on validation: {'; '.join(seeds)}" for label, seeds in lines.items()]
 
 
 def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale: str,
@@ -485,7 +600,7 @@ def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale:
     per_row = split + [k for k in varying if k in own and k not in average]  # asac: targets as rows here
     rows = exp.rows(planned, split=split)
     units, notes = exp.seed_units(planned, split=per_row, average=average)
-    notes += run_warnings(planned, varying)
+    notes += choice_notes(planned, varying) + run_warnings(planned, varying)
     layout = LAYOUTS[exp.layout]
     headline = HEADLINE.get(exp.layout, PAPER_ORDER)
     seeds = sorted({p.seed for p in planned})
@@ -520,7 +635,13 @@ def archive(exp: Experiment, planned: list[PlannedRun], scale: str,
 
     runs = []
     for p in planned:
-        if not (p.folder / "metrics.json").is_file():
+        if not p.done():
+            continue
+        if p.choice is not None:  # the record of a choice: which run, not a copy of its documents
+            picked = p.choice.pick()
+            assert picked is not None
+            runs.append({"run": p.run_id, "label": p.label, "seed": p.seed, "method": "choose", "grid": p.grid,
+                         "chosen": picked[0].run_id, "why": picked[1]})
             continue
         cross = {name: load_metrics(p.folder / name) for name in map(cross_file, exp.doc.get("cross", []))
                  if (p.folder / name).is_file()}

@@ -471,6 +471,25 @@ def _write_log(out: Path, history: list[dict[str, Any]], best: dict[str, Any]) -
     write_json(out / "best.json", best)
 
 
+def best_validation(out: str | Path) -> dict[str, Any]:
+    """The validation metrics of a run's selected epoch (``best.json``'s, read from
+    ``log.jsonl``): what a choice between runs may look at, since the test split may not be."""
+    out = Path(out)
+    try:
+        epoch = json.loads((out / "best.json").read_text())["epoch"]
+        lines = (out / "log.jsonl").read_text().splitlines()
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{out}: no readable best.json and log.jsonl ({e})") from None
+    for i, line in enumerate(lines, start=1):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise DataError(f"{out / 'log.jsonl'}, line {i}: not JSON") from None
+        if row.get("epoch") == epoch:
+            return {k[4:]: v for k, v in row.items() if k.startswith("val_")}
+    raise DataError(f"{out / 'log.jsonl'}: no line for the selected epoch {epoch} of best.json")
+
+
 def _tensorboard(out: Path) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
