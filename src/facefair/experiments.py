@@ -382,8 +382,9 @@ def _check_choice(path: Path, run: dict[str, Any], earlier: list[dict[str, Any]]
     c = run["choose"]
     if not isinstance(c, dict):
         raise _fail(path, f"{where} must be a table {{ among = [...], metric = ... }}")
-    if set(run) - {"id", "label", "choose"}:
-        raise _fail(path, f"{where} trains nothing, so it takes no {', '.join(sorted(set(run) - {'id', 'label', 'choose'}))}")
+    extra = set(run) - {"id", "label", "choose"}
+    if extra:
+        raise _fail(path, f"{where} trains nothing, so it takes no {', '.join(sorted(extra))}")
     bad = set(c) - CHOOSE_KEYS
     if bad or "among" not in c or "metric" not in c:
         raise _fail(path, f"{where}: " + (f"unknown key(s) {', '.join(sorted(bad))}" if bad else "needs 'among' and 'metric'"))
