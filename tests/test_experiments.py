@@ -348,6 +348,8 @@ def test_a_choice_reads_validation_of_the_selected_epoch_and_keeps_to_the_accura
     pick = lambda within, ref=ref: Choice([strong, mild, weak], "equal_opportunity_diff", ref, within).pick()
     assert pick(0.02)[0] is mild and "within 0.02 of erm's 0.9000" in pick(0.02)[1]
     assert pick(0.01)[0] is weak  # 0.885 is 0.015 below: out
+    # every candidate's validation numbers are listed, the ones below the floor marked out
+    assert "w1 0.0100 / 0.7000 (out); w03 0.0500 / 0.8850 (out); w01 0.0800 / 0.8950" in pick(0.01)[1]
     assert pick(0.5)[0] is strong and pick(0.0, None)[0] is strong  # no floor: the fairest
     assert pick(0.001)[0] is weak and "the most accurate" in pick(0.001)[1]  # none within: most accurate
     up = Choice([strong, mild, weak], "worst_group_accuracy", None).pick

@@ -101,7 +101,14 @@ class Choice:
         else:
             i = max(range(len(val)), key=lambda i: (val[i]["accuracy"], -i))
             why = f"none has validation accuracy within {self.within:g}: the most accurate"
-        return self.among[i], why
+        # Every candidate's numbers, so a reader can see whether the pick won by more than noise.
+        shown = "; ".join(f"{p.run_id} {_fmt(v.get(self.metric))} / {v['accuracy']:.4f}"
+                          + ("" if v["accuracy"] >= floor else " (out)") for p, v in zip(self.among, val))
+        return self.among[i], f"{why}; validation {self.metric} / accuracy: {shown}"
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 @dataclass
