@@ -362,6 +362,23 @@ def test_a_choice_reads_validation_of_the_selected_epoch_and_keeps_to_the_accura
     assert not chosen.done() and chosen.source() is None
 
 
+def test_a_choice_leaves_out_runs_that_find_no_positive(tmp_path: Path) -> None:
+    from facefair.experiments import Choice, PlannedRun
+
+    def run(name: str, **val: float) -> PlannedRun:
+        _finished(tmp_path / name, val)
+        return PlannedRun(tmp_path / name, name, name, 0, "erm", {}, {})
+
+    ref = run("erm", accuracy=0.95, tpr=0.7)
+    silent = run("w1", accuracy=0.951, equalized_odds_sum=0.0, tpr=0.0)  # every face "no": gaps 0
+    real = run("w01", accuracy=0.948, equalized_odds_sum=0.06, tpr=0.72)
+    picked, why = Choice([silent, real], "equalized_odds_sum", ref, 0.01).pick()
+    assert picked is real and "w1 0.0000 / 0.9510 (no positive found)" in why
+    none = run("w03", accuracy=0.93, equalized_odds_sum=0.0, tpr=0.0)
+    picked, why = Choice([silent, none], "equalized_odds_sum", ref, 0.01).pick()
+    assert picked is silent and "no candidate finds a positive on validation" in why
+
+
 def test_a_chosen_row_is_its_seeds_validation_pick_and_trains_nothing(tmp_path: Path, capsys) -> None:
     from facefair.report.tables import load_metrics
     from facefair.trainer import best_validation

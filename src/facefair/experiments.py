@@ -72,7 +72,8 @@ HEADLINE = {"groups": ("accuracy", "worst_group_accuracy", "accuracy_ratio", "de
 class Choice:
     """A row picked among finished runs of one seed by their validation metrics (a ``choose``
     entry): the best by ``metric`` among those whose validation accuracy is at most ``within``
-    below the ``reference`` run's, else the most accurate; the first listed on a tie."""
+    below the ``reference`` run's, else the most accurate; the first listed on a tie. Runs with
+    a validation TPR of 0 are left out unless every run has one."""
 
     among: list[PlannedRun]
     metric: str
@@ -94,16 +95,24 @@ class Choice:
             ref = best_validation(self.reference.folder)["accuracy"]
             floor = ref - self.within - 1e-12
             why = f", accuracy within {self.within:g} of {self.reference.label}'s {ref:.4f}"
-        fit = [i for i, v in enumerate(val) if v["accuracy"] >= floor]
+        # A candidate that finds no positive on validation is "fair" by not predicting the
+        # target (its gaps are 0 by construction): left out while any other finds some.
+        blind = [v.get("tpr") == 0.0 for v in val]
+        live = [i for i in range(len(val)) if not blind[i]] or list(range(len(val)))
+        fit = [i for i in live if val[i]["accuracy"] >= floor]
         if fit:
             i = min(fit, key=lambda i: (math.inf if val[i].get(self.metric) is None else sign * val[i][self.metric], i))
             why = f"best validation {self.metric}{why}"
         else:
-            i = max(range(len(val)), key=lambda i: (val[i]["accuracy"], -i))
+            i = max(live, key=lambda i: (val[i]["accuracy"], -i))
             why = f"none has validation accuracy within {self.within:g}: the most accurate"
+        if all(blind):
+            why += "; no candidate finds a positive on validation, so the pick means nothing"
         # Every candidate's numbers, so a reader can see whether the pick won by more than noise.
         shown = "; ".join(f"{p.run_id} {_fmt(v.get(self.metric))} / {v['accuracy']:.4f}"
-                          + ("" if v["accuracy"] >= floor else " (out)") for p, v in zip(self.among, val))
+                          + (" (no positive found)" if blind[k] and not all(blind) else "")
+                          + ("" if v["accuracy"] >= floor else " (out)")
+                          for k, (p, v) in enumerate(zip(self.among, val)))
         return self.among[i], f"{why}; validation {self.metric} / accuracy: {shown}"
 
 
