@@ -83,6 +83,7 @@ class Choice:
     def pick(self) -> tuple[PlannedRun, str] | None:
         """The chosen run and a line saying why; None while a run it reads is unfinished."""
         from .metrics import LOWER_IS_BETTER
+        from .report.tables import fmt_value
         from .trainer import best_validation
 
         runs = self.among + ([self.reference] if self.reference is not None else [])
@@ -109,15 +110,11 @@ class Choice:
         if all(blind):
             why += "; no candidate finds a positive on validation, so the pick means nothing"
         # Every candidate's numbers, so a reader can see whether the pick won by more than noise.
-        shown = "; ".join(f"{p.run_id} {_fmt(v.get(self.metric))} / {v['accuracy']:.4f}"
+        shown = "; ".join(f"{p.run_id} {fmt_value(v.get(self.metric))} / {v['accuracy']:.4f}"
                           + (" (no positive found)" if blind[k] and not all(blind) else "")
                           + ("" if v["accuracy"] >= floor else " (out)")
                           for k, (p, v) in enumerate(zip(self.among, val)))
         return self.among[i], f"{why}; validation {self.metric} / accuracy: {shown}"
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
 
 
 @dataclass

@@ -32,7 +32,7 @@ from ..metrics import METRIC_NAMES
 from ..metrics.fairness import LOWER_IS_BETTER
 from .charts import group_bars, png_bytes, tradeoff_scatter
 from .paper_tables import Table, asac_tables, attribute_tables, group_table_data
-from .tables import load_metrics
+from .tables import fmt_value, load_metrics
 
 #: the name each metric has in the papers (SPEC's table)
 PAPER_NAMES = {
@@ -125,10 +125,6 @@ def table_html(t: Table, cls: str = "") -> str:
     return f'{title}<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _fmt(v: Any) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
-
-
 def _mean(vals: list[Any]) -> float:
     vals = [v for v in vals if v is not None]
     return sum(vals) / len(vals) if vals else math.nan
@@ -143,8 +139,8 @@ def metric_table_html(runs: list[RunDoc]) -> str:
         cells = ""
         for k in METRIC_NAMES:
             ci = (r.metrics.get("ci") or {}).get(k)
-            interval = f'<br><span class="ci">[{_fmt(ci[0])}, {_fmt(ci[1])}]</span>' if ci else ""
-            cells += f"<td>{_fmt(r.metrics['metrics'].get(k))}{interval}</td>"
+            interval = f'<br><span class="ci">[{fmt_value(ci[0])}, {fmt_value(ci[1])}]</span>' if ci else ""
+            cells += f"<td>{fmt_value(r.metrics['metrics'].get(k))}{interval}</td>"
         body += f"<tr><td>{esc(r.label)}</td>{cells}</tr>"
     return f'<table class="metrics"><thead><tr><th>run</th>{head}</tr></thead><tbody>{body}</tbody></table>'
 

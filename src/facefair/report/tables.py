@@ -22,6 +22,11 @@ RunLike = Union[str, Path, "dict[str, Any]"]
 PAPER_ORDER = ("equalized_odds_mean", "equal_opportunity_diff", "demographic_parity_diff", "accuracy")
 
 
+def fmt_value(v: Any) -> str:
+    """A metric for a table cell: four decimals, "n/a" where it is undefined (None or NaN)."""
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+
 def metrics_path(run: str | Path, metrics_file: str = "metrics.json") -> Path:
     """A run folder's metrics file; a path to a ``.json`` file is taken as it is (a tagged
     evaluation such as ``metrics-inference-conditional.json``)."""
