@@ -99,6 +99,7 @@ class Choice:
         # A candidate that finds no positive on validation is "fair" by not predicting the
         # target (its gaps are 0 by construction): left out while any other finds some.
         blind = [v.get("tpr") == 0.0 for v in val]
+        none_found = all(blind)
         live = [i for i in range(len(val)) if not blind[i]] or list(range(len(val)))
         fit = [i for i in live if val[i]["accuracy"] >= floor]
         if fit:
@@ -107,11 +108,11 @@ class Choice:
         else:
             i = max(live, key=lambda i: (val[i]["accuracy"], -i))
             why = f"none has validation accuracy within {self.within:g}: the most accurate"
-        if all(blind):
+        if none_found:
             why += "; no candidate finds a positive on validation, so the pick means nothing"
         # Every candidate's numbers, so a reader can see whether the pick won by more than noise.
         shown = "; ".join(f"{p.run_id} {fmt_value(v.get(self.metric))} / {v['accuracy']:.4f}"
-                          + (" (no positive found)" if blind[k] and not all(blind) else "")
+                          + (" (no positive found)" if blind[k] and not none_found else "")
                           + ("" if v["accuracy"] >= floor else " (out)")
                           for k, (p, v) in enumerate(zip(self.among, val)))
         return self.among[i], f"{why}; validation {self.metric} / accuracy: {shown}"
