@@ -26,15 +26,21 @@ def write_result(name: str, result: dict[str, Any], row: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({**result, "machine": machine(), "row": row}, indent=2) + "\n")
-    rows = [json.loads(p.read_text())["row"] for p in sorted(RESULTS.glob("*.json"))]
     print(row)
     print(f"wrote {path}")
+    rebuild_table()
+    return path
+
+
+def rebuild_table() -> None:
+    """docs/BENCHMARKS.md from every result in docs/benchmarks/ (also after copying one in from
+    another machine: ``python benchmarks/_common.py``)."""
+    rows = [json.loads(p.read_text())["row"] for p in sorted(RESULTS.glob("*.json"))]
     (DOCS / "BENCHMARKS.md").write_text(
         "# Benchmarks\n\nWritten by the scripts in `benchmarks/` (one JSON each in `docs/benchmarks/`). "
         "On a shared, noisy machine a speed figure is only meaningful as a ratio measured within one run, "
         "so each row compares two things measured interleaved in the same process.\n\n"
         "| benchmark | setting | result | ratio |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
-    return path
 
 
 def add_task_args(ap: argparse.ArgumentParser) -> None:
@@ -76,3 +82,7 @@ def task_config(args: argparse.Namespace, **extra: Any) -> Any:
     return TrainConfig(dataset=args.dataset, root=args.root, target=args.target, protected=args.protected,
                        arch=args.arch, size=args.size, batch_size=args.batch_size, bf16=args.bf16,
                        channels_last=args.channels_last, **extra)
+
+
+if __name__ == "__main__":
+    rebuild_table()

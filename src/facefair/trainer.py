@@ -173,7 +173,8 @@ def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
         ds = SplitImages(ds.task, ds.indices[d.rank::d.world], ds.size)
     keys = ("index", "y", "group", "score", "pred")
     outs: dict[str, list[np.ndarray]] = {k: [] for k in keys}
-    bar = tqdm(iterate(ds, cfg.eval_batch_size, workers=cfg.workers), desc=desc, leave=False,
+    bar = tqdm(iterate(ds, cfg.eval_batch_size, workers=cfg.workers,
+                       pin_memory=device.type == "cuda"), desc=desc, leave=False,
                total=n_batches(len(ds), cfg.eval_batch_size), disable=not cfg.progress or not d.is_main,
                unit="batch")
     for b in bar:
@@ -210,7 +211,8 @@ class RunSetup:
 
     def train_batches(self, batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(images on the device, protected labels) of the train split, in order, unflipped."""
-        for b in iterate(self.train_ds, batch_size or self.cfg.eval_batch_size, workers=self.cfg.workers):
+        for b in iterate(self.train_ds, batch_size or self.cfg.eval_batch_size, workers=self.cfg.workers,
+                           pin_memory=self.device.type == "cuda"):
             yield to_input(b["x"], self.device, self.cfg.channels_last), b["group"].to(self.device)
 
 
@@ -393,7 +395,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
         ctx.epoch = epoch
         batches = iterate(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch,
                           workers=cfg.workers, drop_last=True, skip=step_in_epoch,
-                          weights=sample_weights, shard=shard)
+                          weights=sample_weights, shard=shard, pin_memory=device.type == "cuda")
         bar = tqdm(batches, total=per_epoch, initial=step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=not cfg.progress or not main, unit="batch", leave=False)
         t0 = time.perf_counter()

@@ -72,12 +72,15 @@ def batch_order(n: int, batch_size: int, shuffle: bool, seed: int, epoch: int,
 
 def iterate(ds: SplitImages, batch_size: int, *, shuffle: bool = False, seed: int = 0,
             epoch: int = 0, workers: int = 0, drop_last: bool = False, skip: int = 0,
-            weights: np.ndarray | None = None,
-            shard: tuple[int, int] = (0, 1)) -> Iterator[dict[str, torch.Tensor]]:
+            weights: np.ndarray | None = None, shard: tuple[int, int] = (0, 1),
+            pin_memory: bool = False) -> Iterator[dict[str, torch.Tensor]]:
     """Iterate one epoch of batches; ``skip`` drops the first batches (mid-epoch resume).
 
     ``shard`` (rank, world) keeps every world-th image of each batch from position rank: the
     same global batches on every rank of a distributed run, each rank loading its share.
+    ``pin_memory`` (a CUDA run) pins batches in page-locked memory so their copy to the GPU
+    runs asynchronously; it takes effect only with workers, where a background thread pins the
+    next batch while the current step runs (without workers it is one more copy in line).
     """
     batches = batch_order(len(ds), batch_size, shuffle, seed, epoch, drop_last, weights)[skip:]
     rank, world = shard
@@ -85,7 +88,7 @@ def iterate(ds: SplitImages, batch_size: int, *, shuffle: bool = False, seed: in
         batches = [b[rank::world] for b in batches]
         batches = [b for b in batches if b]
     loader = DataLoader(ds, sampler=batches, batch_size=None, num_workers=workers,
-                        persistent_workers=False)
+                        persistent_workers=False, pin_memory=pin_memory and workers > 0)
     return iter(loader)
 
 
