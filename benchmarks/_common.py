@@ -39,7 +39,8 @@ def rebuild_table() -> None:
     (DOCS / "BENCHMARKS.md").write_text(
         "# Benchmarks\n\nWritten by the scripts in `benchmarks/` (one JSON each in `docs/benchmarks/`). "
         "On a shared, noisy machine a speed figure is only meaningful as a ratio measured within one run, "
-        "so each row compares two things measured interleaved in the same process.\n\n"
+        "so each row compares two things measured in the same process, interleaved in rounds where the "
+        "script says so (epoch_time: the trainer's epochs, then the same step on a random on-device batch; the GPU rows are read in RESULTS.md, \"Speed on a GPU\").\n\n"
         "| benchmark | setting | result | ratio |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
