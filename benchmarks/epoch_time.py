@@ -97,7 +97,8 @@ def main() -> None:
             t = time.perf_counter()
             res = train(cfg, tmp, log=log)
             wall = time.perf_counter() - t
-        source = next((ln for ln in lines if ln.startswith("using prepared cache")), "JPEG decoding every epoch")
+        source = next((ln for ln in lines if ln.startswith("using prepared cache")),
+                      "no prepared cache: images decoded (or generated) every epoch")
         hist = res.history
         steady = hist[-1]["train_img_per_s"]
         rand = random_rate(cfg, device, args.steps, args.rounds)
@@ -112,11 +113,12 @@ def main() -> None:
         print(f"{name}: {arms[name]}", flush=True)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     result = {**task_fields(args), "device": str(device), "gpu": gpu, "workers": args.workers,
-              "epochs": args.epochs, "cache": not args.no_cache, "source": source,
+              "epochs": args.epochs, "cache": source.startswith("using prepared cache"), "source": source,
+              "pinned": device.type == "cuda" and args.workers > 0,
               "cudnn_benchmark": args.cudnn_benchmark, "methods": arms}
     setting = (f"{args.dataset} {args.arch} {args.size}px bs{args.batch_size}"
                f"{' bf16' if args.bf16 else ''}{' channels_last' if args.channels_last else ''}, {gpu}, "
-               f"{'uint8 cache' if not args.no_cache else 'JPEG decoding'}, {args.workers} workers"
+               f"{'uint8 cache' if result['cache'] else 'no cache'}, {args.workers} workers"
                f"{', cudnn.benchmark' if args.cudnn_benchmark else ''}{f', {args.tag}' if args.tag else ''}")
     cells = "; ".join(f"{k}: {a['steady_img_per_s']:.0f} img/s, {a['train_images']} images in "
                       f"{a['epoch_train_seconds'][-1]:.1f} s, full CelebA train epoch "
