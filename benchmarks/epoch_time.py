@@ -122,9 +122,9 @@ def main() -> None:
                f"{', cudnn.benchmark' if args.cudnn_benchmark else ''}{f', {args.tag}' if args.tag else ''}")
     full = args.dataset == "celeba"  # the extrapolation is only CelebA's
     cells = "; ".join(f"{k}: {a['steady_img_per_s']:.0f} img/s, {a['train_images']} images in "
-                      f"{a['epoch_train_seconds'][-1]:.1f} s, "
-                      + (f"full CelebA train epoch {a['celeba_epoch_minutes']:.1f} min " if full else "")
-                      + f"(random batch {a['random_median']:.0f} img/s)"
+                      f"{a['epoch_train_seconds'][-1]:.1f} s"
+                      + (f", full CelebA train epoch {a['celeba_epoch_minutes']:.1f} min" if full else "")
+                      + f" (random batch {a['random_median']:.0f} img/s)"
                       for k, a in arms.items())
     ratios = "; ".join(f"{k} {a['pipeline_over_random']:.2f}" for k, a in arms.items())
     if len(arms) > 1:
