@@ -384,6 +384,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
     log(f"training {method.name} on {cfg.dataset}:{cfg.target} (protected {cfg.protected}), "
         f"{cfg.arch} {cfg.size}px, {len(train_ds)} train / {len(val_ds)} val images, "
         f"{cfg.epochs} epochs on {device}")
+    if device.type == "cuda" and cfg.workers == 0:
+        log("note: no loader workers: the GPU waits while each batch is gathered and copied; "
+            "--workers 6 pins and prefetches batches during the step (1.35x on an H200)")
     if cfg.bf16 and device.type == "cpu" and not cpu_has_native_bf16():
         log("warning: this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 autocast is emulated and "
             "about 10x slower than fp32 here; train without --bf16 (experiments: --set bf16=false)")
