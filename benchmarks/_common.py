@@ -70,6 +70,24 @@ def first_train_batches(cfg: Any, n: int) -> tuple[Any, list[Any]]:
                   for b in iterate(ds, cfg.batch_size)]
 
 
+def stepping(cfg: Any, task: Any, method_name: str, options: dict[str, Any] | None = None,
+             device: torch.device | str = "cpu") -> tuple[Any, Any, Any]:
+    """(method, model, step context) for ``method.train_step`` outside the trainer, built as the
+    trainer builds them (seeded with ``cfg.seed``, on ``device``, channels_last if asked)."""
+    from facefair.methods import get_method
+    from facefair.trainer import _Context, build_optimizer
+
+    device = torch.device(device)
+    torch.manual_seed(cfg.seed)
+    method = get_method(method_name, options or {})
+    model = method.build_model(cfg, task).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    model.train()
+    opt = build_optimizer(cfg, method.param_groups(model, cfg))
+    return method, model, _Context(model, opt, cfg, device, torch.Generator().manual_seed(0))
+
+
 def task_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`add_task_args` options as a result's JSON fields."""
     return {"dataset": args.dataset, "arch": args.arch, "size": args.size, "batch_size": args.batch_size,

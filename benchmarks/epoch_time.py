@@ -22,10 +22,10 @@ import time
 from typing import Any
 
 import torch
-from _common import add_task_args, task_config, task_fields, write_result
+from _common import add_task_args, stepping, task_config, task_fields, write_result
 
-from facefair.methods import Batch, get_method
-from facefair.trainer import _Context, build_optimizer, load_task, resolve_device, train
+from facefair.methods import Batch
+from facefair.trainer import load_task, resolve_device, train
 
 CELEBA_TRAIN = 162_770  # images in the official CelebA train split (partition 0)
 
@@ -33,14 +33,7 @@ CELEBA_TRAIN = 162_770  # images in the official CelebA train split (partition 0
 def random_rate(cfg: Any, device: torch.device, steps: int, rounds: int) -> list[float]:
     """Images per second of ``cfg.method`` stepping one random on-device batch, per round."""
     task = load_task(cfg, log=lambda *_: None)
-    torch.manual_seed(cfg.seed)
-    method = get_method(cfg.method, cfg.method_options)
-    model = method.build_model(cfg, task).to(device)
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    model.train()
-    opt = build_optimizer(cfg, method.param_groups(model, cfg))
-    ctx = _Context(model, opt, cfg, device, torch.Generator().manual_seed(0))
+    method, model, ctx = stepping(cfg, task, cfg.method, cfg.method_options, device)
     n = cfg.batch_size
     x = torch.rand(n, 3, cfg.size, cfg.size, device=device)
     if cfg.channels_last:
@@ -102,12 +95,13 @@ def main() -> None:
         hist = res.history
         steady = hist[-1]["train_img_per_s"]
         rand = random_rate(cfg, device, args.steps, args.rounds)
+        rand_median = statistics.median(rand)
         arms[name] = {"epoch_train_seconds": [h["train_seconds"] for h in hist],
                       "epoch_img_per_s": [h["train_img_per_s"] for h in hist],
                       "train_images": round(hist[-1]["train_img_per_s"] * hist[-1]["train_seconds"]),
                       "wall_seconds_with_validation": wall, "steady_img_per_s": steady,
-                      "random_batch_img_per_s": rand, "random_median": statistics.median(rand),
-                      "pipeline_over_random": steady / statistics.median(rand),
+                      "random_batch_img_per_s": rand, "random_median": rand_median,
+                      "pipeline_over_random": steady / rand_median,
                       "celeba_epoch_minutes": CELEBA_TRAIN / steady / 60,
                       "last_val_accuracy": hist[-1].get("val_accuracy")}
         print(f"{name}: {arms[name]}", flush=True)

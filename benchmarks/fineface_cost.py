@@ -17,11 +17,9 @@ import statistics
 import time
 
 import torch
-from _common import add_task_args, first_train_batches, task_config, task_fields, write_result
+from _common import add_task_args, first_train_batches, stepping, task_config, task_fields, write_result
 
-from facefair.methods import get_method
 from facefair.models.attention import class_activation_map, reference_cam_loop
-from facefair.trainer import _Context, build_optimizer
 
 
 def main() -> None:
@@ -37,14 +35,7 @@ def main() -> None:
     task, batches = first_train_batches(cfg, args.batches)
     arms = {}
     for name, options in (("erm", {}), ("fineface", {"width": args.width})):
-        torch.manual_seed(0)
-        method = get_method(name, options)
-        model = method.build_model(cfg, task)
-        if args.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        model.train()
-        opt = build_optimizer(cfg, method.param_groups(model, cfg))
-        ctx = _Context(model, opt, cfg, torch.device("cpu"), torch.Generator().manual_seed(0))
+        method, model, ctx = stepping(cfg, task, name, options)
         method.train_step(model, batches[0], ctx)  # warm-up
         arms[name] = (method, model, ctx)
     times: dict[str, list[float]] = {k: [] for k in arms}
