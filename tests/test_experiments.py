@@ -56,6 +56,30 @@ method = "domain_independent"
 evaluate = [{ inference = "conditional" }]
 """
 
+# A regulariser sweep and the row that picks its weight per seed on validation.
+SWEEP = TINY.split("[[run]]")[0] + """
+[[run]]
+id = "base"
+label = "Base"
+
+[[run]]
+id = "w1"
+label = "Regularized (weight 1)"
+method = "regularized"
+options = { weight = 1.0 }
+
+[[run]]
+id = "w0"
+label = "Regularized (weight 0.1)"
+method = "regularized"
+options = { weight = 0.1 }
+
+[[run]]
+id = "reg"
+label = "Regularized (chosen)"
+choose = { among = ["w1", "w0"], metric = "equal_opportunity_diff", reference = "base", accuracy_within = 1.0 }
+"""
+
 
 def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> None:
     found = find_experiments()
@@ -383,28 +407,7 @@ def test_a_chosen_row_is_its_seeds_validation_pick_and_trains_nothing(tmp_path: 
     from facefair.report.tables import load_metrics
     from facefair.trainer import best_validation
 
-    text = TINY.split("[[run]]")[0] + """
-[[run]]
-id = "base"
-label = "Base"
-
-[[run]]
-id = "w1"
-label = "Regularized (weight 1)"
-method = "regularized"
-options = { weight = 1.0 }
-
-[[run]]
-id = "w0"
-label = "Regularized (weight 0.1)"
-method = "regularized"
-options = { weight = 0.1 }
-
-[[run]]
-id = "reg"
-label = "Regularized (chosen)"
-choose = { among = ["w1", "w0"], metric = "equal_opportunity_diff", reference = "base", accuracy_within = 1.0 }
-"""
+    text = SWEEP
     path = tmp_path / "sweep.toml"
     path.write_text(text)
     out = tmp_path / "out"
@@ -438,3 +441,56 @@ choose = { among = ["w1", "w0"], metric = "equal_opportunity_diff", reference = 
     path.write_text(text.replace('id = "reg"', 'id = "reg"\nmethod = "erm"'))
     with pytest.raises(ConfigError, match="trains nothing, so it takes no method"):
         load_experiment(path)
+
+
+def test_restore_finishes_a_table_from_its_archive_without_training_done_runs(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "sweep.toml"
+    path.write_text(SWEEP)
+    first = tmp_path / "first"
+    assert main(["experiment", "run", str(path), "--out", str(first), "--no-progress"]) == 0
+    made = first / "tiny" / "cpu"
+    archive = json.loads((made / "results.json").read_text())
+    assert all("validation" in r and "identity" in r for r in archive["runs"] if r["method"] != "choose")
+    capsys.readouterr()
+
+    # a fresh machine: every run restored from the committed archive, none trained
+    again = tmp_path / "again"
+    assert main(["experiment", "run", str(path), "--out", str(again), "--no-progress",
+                 "--restore", str(made / "results.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "restored 6 run folder(s)" in printed and printed.count(": restored") == 6 and ": trained" not in printed
+    redone = again / "tiny" / "cpu"
+    assert (redone / "results.md").read_text().replace(f" (restored from {made / 'results.json'})", "") == \
+        (made / "results.md").read_text()
+    assert json.loads((redone / "results.json").read_text()) == archive  # re-archiving loses nothing
+    assert not list(redone.rglob("*.pt"))  # no checkpoints: nothing is evaluated again
+
+    # part of a table restored: the missing run trains, and its seed's choice is computed
+    # afresh from the restored runs' archived validation metrics and the new run's log
+    part = dict(archive, runs=[r for r in archive["runs"] if (r["run"], r["seed"]) not in {("w0", 1), ("reg", 1)}])
+    (tmp_path / "part.json").write_text(json.dumps(part))
+    third = tmp_path / "third"
+    assert main(["experiment", "run", str(path), "--out", str(third), "--no-progress",
+                 "--restore", str(tmp_path / "part.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "restored 5 run folder(s)" in printed and "w0-s1: trained" in printed
+    kept = {(r["run"], r["seed"]): r for r in archive["runs"]}
+    rebuilt = {(r["run"], r["seed"]): r for r in json.loads((third / "tiny" / "cpu" / "results.json").read_text())["runs"]}
+    assert rebuilt["reg", 1]["chosen"] == kept["reg", 1]["chosen"]  # same seed, same numbers on CPU
+    assert rebuilt["w0", 1]["metrics"]["metrics"] == kept["w0", 1]["metrics"]["metrics"]
+
+    # an archive of another plan, or of a config the file no longer trains, is refused, and an
+    # older archive without validation metrics says why a choice cannot be computed from it
+    def refused(args: list[str], out: str) -> str:
+        assert main(["experiment", "run", str(path), "--out", str(tmp_path / out), "--no-progress", *args]) != 0
+        return capsys.readouterr().err
+
+    err = refused(["--set", "bf16=false", "--restore", str(made / "results.json")], "x")
+    assert f"{made / 'results.json'}: archive of another plan: set {{}} (here {{'bf16': False}})" in err
+    path.write_text(SWEEP.replace("weight = 0.1", "weight = 0.2"))
+    assert "run w0 seed 0 was trained with another config" in refused(["--restore", str(made / "results.json")], "y")
+    path.write_text(SWEEP)
+    old = dict(part, runs=[{k: v for k, v in r.items() if k != "validation"} for r in part["runs"]])
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    err = refused(["--restore", str(tmp_path / "old.json")], "z")
+    assert "restored.json: the archive" in err and "kept no validation metrics" in err

@@ -219,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", default=None, metavar="ID1,ID2",
                    help="only these [[run]] ids of the file, e.g. erm,reweight (with the bases they fine-tune "
                         "from); the table then has those rows")
+    p.add_argument("--restore", action="append", metavar="RESULTS.json", default=[],
+                   help="fill the run folders not made yet from this archive of an earlier run of the same "
+                        "experiment, scale and --set (a committed docs/experiments/*.json): a table split over "
+                        "machines or sessions is finished without training its done rows again (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="list the planned runs and what is done; train nothing")
     p.add_argument("--no-progress", action="store_true")
 
@@ -511,7 +515,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     runs = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs is not None else None
     for exp in resolve(args.name):
         path = run_experiment(exp, args.out, args.scale, args.data, seeds, args.dry_run, not args.no_progress,
-                              only=only, sets=sets, runs=runs)
+                              only=only, sets=sets, runs=runs, restore=args.restore)
         if not args.dry_run:
             print(f"wrote {path}")
     return 0

@@ -32,6 +32,9 @@ bootstrap interval; every metric mean ± sd) go to ``OUT/<experiment>/<scale>/re
 the evaluation documents they were computed from, one per run, to ``results.json`` beside it:
 commit that file with the table, and any other aggregate (a mean over other attributes, a
 pooled table over two partial runs) can be computed later without the run folders.
+``--restore results.json`` fills the run folders not made yet from such an archive (same
+experiment, scale and ``--set``; each run's config checked where the archive kept it), so a
+table split over machines or sessions is finished without training its done rows again.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from typing import Any
 
 from .atomic import write_text
 from .config import TrainConfig
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .report.paper_tables import LAYOUTS
 
 if sys.version_info >= (3, 11):
@@ -84,16 +87,15 @@ class Choice:
         """The chosen run and a line saying why; None while a run it reads is unfinished."""
         from .metrics import LOWER_IS_BETTER
         from .report.tables import fmt_value
-        from .trainer import best_validation
 
         runs = self.among + ([self.reference] if self.reference is not None else [])
         if not all((p.folder / "metrics.json").is_file() for p in runs):
             return None
-        val = [best_validation(p.folder) for p in self.among]
+        val = [run_validation(p.folder) for p in self.among]
         sign = 1.0 if self.metric in LOWER_IS_BETTER else -1.0
         floor, why = -math.inf, ""
         if self.reference is not None:
-            ref = best_validation(self.reference.folder)["accuracy"]
+            ref = run_validation(self.reference.folder)["accuracy"]
             floor = ref - self.within - 1e-12
             why = f", accuracy within {self.within:g} of {self.reference.label}'s {ref:.4f}"
         # A candidate that finds no positive on validation is "fair" by not predicting the
@@ -141,8 +143,21 @@ class PlannedRun:
         the runs a choice reads are finished)."""
         if self.choice is None:
             return self.folder
-        picked = self.choice.pick()
+        picked = self.pick()
         return picked[0].folder if picked is not None else None
+
+    def pick(self) -> tuple[PlannedRun, str] | None:
+        """A choice row's run and why: the pick an archive recorded, while every run it chose
+        among is restored from that archive too (their validation logs are gone with their
+        folders), else the pick computed from the runs' validation metrics."""
+        assert self.choice is not None, f"{self.folder}: not a choice row"
+        kept = read_restored(self.folder)
+        if kept is not None and all(read_restored(q.folder) is not None and (q.folder / "metrics.json").is_file()
+                                    for q in self.choice.among):
+            chosen = [q for q in self.choice.among if q.run_id == kept.get("chosen")]
+            if chosen:
+                return chosen[0], f"{kept['why']} (restored from {kept['archive']})"
+        return self.choice.pick()
 
     def done(self, metrics_file: str = "metrics.json") -> bool:
         source = self.source()
@@ -503,6 +518,8 @@ def execute(run: PlannedRun, progress: bool, log: Any, pool: Path | None = None)
     cfg.progress = progress
     saved = run.folder / "config.json"
     status = "trained"
+    if read_restored(run.folder) is not None and (run.folder / "metrics.json").is_file():
+        return "restored"  # its evaluations are the archive's: no checkpoint here to evaluate again
     if saved.is_file():
         if identity(TrainConfig.load(saved)) != identity(cfg):
             raise ConfigError(f"{run.folder}: its config.json differs from the experiment's plan "
@@ -545,20 +562,128 @@ def cross_evaluate(folder: Path, c: dict[str, Any], progress: bool, log: Any) ->
                 progress=progress, log=log)
 
 
+RESTORED = "restored.json"
+
+
+def read_restored(folder: Path) -> dict[str, Any] | None:
+    """The record a restored run folder (or choice row) keeps of its archive, or None."""
+    path = folder / RESTORED
+    if not path.is_file():
+        return None
+    try:
+        kept = json.loads(path.read_text())
+    except ValueError:
+        raise DataError(f"{path}: not JSON (remove the folder and restore again)") from None
+    if not isinstance(kept, dict) or "archive" not in kept:
+        raise DataError(f"{path}: no 'archive' key (remove the folder and restore again)")
+    return kept
+
+
+def run_validation(folder: Path) -> dict[str, Any]:
+    """The validation metrics of a run's selected epoch: its log's, or for a restored run the
+    archive's copy (a choice reads these; the test split never takes part)."""
+    from .trainer import best_validation
+
+    kept = read_restored(folder)
+    if kept is None:
+        return best_validation(folder)
+    if not kept.get("validation"):
+        raise DataError(f"{folder / RESTORED}: the archive {kept['archive']} kept no validation metrics for "
+                        "this run (written before archives kept them), so no choice can read them")
+    return dict(kept["validation"])
+
+
+def _same_training(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two run identities train the same, a fine-tune's base aside (the base is a run of its
+    own, compared where it is restored or trained)."""
+    return {k: v for k, v in a.items() if k != "init"} == {k: v for k, v in b.items() if k != "init"}
+
+
+def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path, scale: str,
+                    sets: dict[str, Any] | None = None, log: Any = print) -> int:
+    """Fill the run folders not made yet from a ``results.json`` archive of the same
+    experiment, scale and ``--set`` options, so a table split over machines or sessions is
+    finished without training its done rows again. A restored folder holds the archived
+    evaluation documents (``metrics.json``, cross-dataset files) and ``restored.json``; it
+    has no checkpoint, so nothing is evaluated there again. Choice rows take the archive's
+    pick while all their candidates are restored. Returns how many folders were restored."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable results.json archive ({e})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("runs"), list):
+        raise DataError(f"{path}: not a results.json archive (no 'runs' list)")
+    want = {"experiment": exp.name, "scale": scale, "set": dict(sets or {})}
+    have = {"experiment": doc.get("experiment"), "scale": doc.get("scale"), "set": doc.get("set", {})}
+    if have != want:
+        diff = ", ".join(f"{k} {have[k]!r} (here {want[k]!r})" for k in want if have[k] != want[k])
+        raise ConfigError(f"{path}: archive of another plan: {diff}")
+    records: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for i, r in enumerate(doc["runs"], start=1):
+        try:
+            key = (r["run"], int(r["seed"]), json.dumps(r.get("grid", {}), sort_keys=True))
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"{path}: run record {i} lacks run, seed or grid") from None
+        records[key] = r
+    restored = 0
+    for p in planned:  # runs before the choice rows that read them
+        r = records.get((p.run_id, p.seed, json.dumps(p.grid, sort_keys=True)))
+        if r is None or p.choice is not None or (p.folder / "metrics.json").is_file() or p.folder.exists():
+            continue
+        if r.get("method") != p.method or "metrics" not in r:
+            raise DataError(f"{path}: run {p.run_id} seed {p.seed}: archived method {r.get('method')!r}, "
+                            f"planned {p.method!r}")
+        if r.get("identity") is not None:
+            try:
+                planned_identity = identity(p.config())
+            except ConfigError:
+                planned_identity = None  # a fine-tune whose base is restored: compared without it
+            if planned_identity is not None and not _same_training(planned_identity, r["identity"]):
+                raise ConfigError(f"{path}: run {p.run_id} seed {p.seed} was trained with another config "
+                                  "than the experiment file plans now (the file changed?)")
+        tmp = p.folder.with_name(f".{p.folder.name}.restore")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        write_text(tmp / "metrics.json", json.dumps(r["metrics"], indent=1) + "\n")
+        for name, cdoc in (r.get("cross") or {}).items():
+            write_text(tmp / name, json.dumps(cdoc, indent=1) + "\n")
+        write_text(tmp / RESTORED, json.dumps({"archive": str(path), "validation": r.get("validation"),
+                                                "identity": r.get("identity")}, indent=1) + "\n")
+        os.replace(tmp, p.folder)
+        restored += 1
+    for p in planned:
+        r = records.get((p.run_id, p.seed, json.dumps(p.grid, sort_keys=True)))
+        if (r is None or p.choice is None or r.get("method") != "choose" or read_restored(p.folder) is not None
+                or not all(read_restored(q.folder) is not None for q in p.choice.among)):
+            continue
+        p.folder.mkdir(parents=True, exist_ok=True)
+        write_text(p.folder / RESTORED, json.dumps({"archive": str(path), "chosen": r["chosen"], "why": r["why"]},
+                                                   indent=1) + "\n")
+    log(f"restored {restored} run folder(s) from {path}")
+    return restored
+
+
 def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: str | Path | None = None,
                    seeds: list[int] | None = None, dry_run: bool = False, progress: bool = True,
                    log: Any = print, only: dict[str, list[str]] | None = None,
-                   sets: dict[str, Any] | None = None, runs: list[str] | None = None) -> Path:
-    """Run (or resume) every planned run, then write the results tables; returns their path."""
+                   sets: dict[str, Any] | None = None, runs: list[str] | None = None,
+                   restore: list[str | Path] | None = None) -> Path:
+    """Run (or resume) every planned run, then write the results tables; returns their path.
+    ``restore``: results.json archives whose runs fill the folders not made yet."""
     out = Path(out)
     data = Path(data) if data is not None else default_data_dir()
     planned = exp.plan(scale, out, data, seeds, only, sets, runs)
+    if not dry_run:
+        for archive_path in restore or []:
+            restore_archive(exp, planned, archive_path, scale, sets, log)
     changed = f", with {', '.join(f'{k}={v}' for k, v in sets.items())} over the file" if sets else ""
     make = [p for p in planned if p.choice is None]  # a chosen row is made of these
     log(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(make)} run(s) in {out / exp.name / scale}")
     if dry_run:
         for p in make:
             state = "done" if (p.folder / "metrics.json").is_file() else "to run"
+            state = "restored" if state == "done" and read_restored(p.folder) is not None else state
             if state == "to run" and not (p.folder / "config.json").is_file():
                 try:
                     same = find_same(out, p.config(), p.folder)
@@ -594,7 +719,7 @@ def choice_notes(planned: list[PlannedRun], keys: list[str]) -> list[str]:
     """One line per chosen row and grid value: the run each seed chose and by what rule."""
     lines: dict[str, list[str]] = {}
     for p in planned:
-        picked = p.choice.pick() if p.choice is not None else None
+        picked = p.pick() if p.choice is not None else None
         if picked is not None:
             lines.setdefault(_row_label(p, keys), []).append(f"seed {p.seed} {picked[0].run_id} ({picked[1]})")
     return [f"{label} chose on validation: {'; '.join(seeds)}" for label, seeds in lines.items()]
@@ -653,15 +778,28 @@ def archive(exp: Experiment, planned: list[PlannedRun], scale: str,
         if not p.done():
             continue
         if p.choice is not None:  # the record of a choice: which run, not a copy of its documents
-            picked = p.choice.pick()
+            picked = p.pick()
             assert picked is not None
+            kept = read_restored(p.folder)  # a restored pick keeps its own words, not "restored from"
+            why = kept["why"] if kept is not None and kept.get("chosen") == picked[0].run_id else picked[1]
             runs.append({"run": p.run_id, "label": p.label, "seed": p.seed, "method": "choose", "grid": p.grid,
-                         "chosen": picked[0].run_id, "why": picked[1]})
+                         "chosen": picked[0].run_id, "why": why})
             continue
         cross = {name: load_metrics(p.folder / name) for name in map(cross_file, exp.doc.get("cross", []))
                  if (p.folder / name).is_file()}
-        runs.append({"run": p.run_id, "label": p.label, "seed": p.seed, "method": p.method, "grid": p.grid,
-                     "folder": p.folder.relative_to(p.folder.parents[1 if p.grid else 0]).as_posix(),
-                     "metrics": load_metrics(p.folder), "cross": cross})
+        kept = read_restored(p.folder)
+        entry = {"run": p.run_id, "label": p.label, "seed": p.seed, "method": p.method, "grid": p.grid,
+                 "folder": p.folder.relative_to(p.folder.parents[1 if p.grid else 0]).as_posix(),
+                 "metrics": load_metrics(p.folder), "cross": cross}
+        if kept is not None:  # a restored run's record is carried over as it was
+            entry.update({k: kept[k] for k in ("validation", "identity") if kept.get(k) is not None})
+        else:
+            try:
+                entry["validation"] = run_validation(p.folder)
+            except DataError:
+                pass  # a run folder made before validation was logged
+            if (p.folder / "config.json").is_file():
+                entry["identity"] = identity(TrainConfig.load(p.folder / "config.json"))
+        runs.append(entry)
     return {"experiment": exp.name, "paper": exp.paper, "scale": scale, "set": dict(sets or {}), "runs": runs}
 
