@@ -593,10 +593,15 @@ def run_validation(folder: Path) -> dict[str, Any]:
     return dict(kept["validation"])
 
 
+#: identity keys a restore does not compare: where the data and cache lie on each machine, and a
+#: fine-tune's base (a run of its own, compared where it is restored or trained)
+MACHINE_KEYS = ("root", "cache", "init")
+
+
 def _same_training(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Two run identities train the same, a fine-tune's base aside (the base is a run of its
-    own, compared where it is restored or trained)."""
-    return {k: v for k, v in a.items() if k != "init"} == {k: v for k, v in b.items() if k != "init"}
+    """Two run identities train the same, wherever each machine keeps its data."""
+    return ({k: v for k, v in a.items() if k not in MACHINE_KEYS}
+            == {k: v for k, v in b.items() if k not in MACHINE_KEYS})
 
 
 def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path, scale: str,
