@@ -494,3 +494,23 @@ def test_restore_finishes_a_table_from_its_archive_without_training_done_runs(tm
     (tmp_path / "old.json").write_text(json.dumps(old))
     err = refused(["--restore", str(tmp_path / "old.json")], "z")
     assert "restored.json: the archive" in err and "kept no validation metrics" in err
+
+
+def test_restore_trains_a_base_whose_fine_tune_the_archive_lacks(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    first = tmp_path / "first"
+    assert main(["experiment", "run", str(path), "--out", str(first), "--runs", "di", "--seeds", "0",
+                 "--no-progress"]) == 0
+    base_only = json.loads((first / "tiny" / "cpu" / "results.json").read_text())
+    assert main(["experiment", "run", str(path), "--out", str(tmp_path / "b"), "--runs", "base", "--seeds", "0",
+                 "--no-progress"]) == 0
+    base_only["runs"] += json.loads((tmp_path / "b" / "tiny" / "cpu" / "results.json").read_text())["runs"]
+    (tmp_path / "a.json").write_text(json.dumps(base_only))
+    capsys.readouterr()
+    # di is restored; base is archived, but ASAC fine-tunes from its weights, so it trains
+    assert main(["experiment", "run", str(path), "--out", str(tmp_path / "c"), "--seeds", "0", "--no-progress",
+                 "--restore", str(tmp_path / "a.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "restored 1 run folder(s)" in printed and "di-s0: restored" in printed
+    assert "base-s0: trained" in printed and "asac-s0: trained" in printed

@@ -611,7 +611,9 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
     finished without training its done rows again. A restored folder holds the archived
     evaluation documents (``metrics.json``, cross-dataset files) and ``restored.json``; it
     has no checkpoint, so nothing is evaluated there again. Choice rows take the archive's
-    pick while all their candidates are restored. Returns how many folders were restored."""
+    pick while all their candidates are restored; a base whose fine-tune is not in the archive
+    is trained, not restored (the fine-tune needs its weights). Returns how many folders were
+    restored."""
     path = Path(path)
     try:
         doc = json.loads(path.read_text())
@@ -631,10 +633,21 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
         except (KeyError, TypeError, ValueError):
             raise DataError(f"{path}: run record {i} lacks run, seed or grid") from None
         records[key] = r
+    def record(p: PlannedRun) -> dict[str, Any] | None:
+        return records.get((p.run_id, p.seed, json.dumps(p.grid, sort_keys=True)))
+
+    # A base whose fine-tune still has to train is trained too: a restored folder has no weights.
+    must_train = {p.base for p in reversed(planned)  # fine-tunes after their bases: walk back
+                  if p.base is not None and p.choice is None and not (p.folder / "metrics.json").is_file()
+                  and (record(p) is None or p.folder.exists())}
+    for p in reversed(planned):
+        if p.folder in must_train and p.base is not None:
+            must_train.add(p.base)
     restored = 0
     for p in planned:  # runs before the choice rows that read them
-        r = records.get((p.run_id, p.seed, json.dumps(p.grid, sort_keys=True)))
-        if r is None or p.choice is not None or (p.folder / "metrics.json").is_file() or p.folder.exists():
+        r = record(p)
+        if (r is None or p.choice is not None or (p.folder / "metrics.json").is_file() or p.folder.exists()
+                or p.folder in must_train):
             continue
         if r.get("method") != p.method or "metrics" not in r:
             raise DataError(f"{path}: run {p.run_id} seed {p.seed}: archived method {r.get('method')!r}, "
