@@ -514,3 +514,10 @@ def test_restore_trains_a_base_whose_fine_tune_the_archive_lacks(tmp_path: Path,
     printed = capsys.readouterr().out
     assert "restored 1 run folder(s)" in printed and "di-s0: restored" in printed
     assert "base-s0: trained" in printed and "asac-s0: trained" in printed
+    # that table whole (a fine-tune and its base among it): restored, nothing planned from weights
+    assert main(["experiment", "run", str(path), "--out", str(tmp_path / "d"), "--seeds", "0", "--no-progress",
+                 "--restore", str(tmp_path / "c" / "tiny" / "cpu" / "results.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "restored 3 run folder(s)" in printed and ": trained" not in printed
+    assert (tmp_path / "d" / "tiny" / "cpu" / "results.md").read_text() == \
+        (tmp_path / "c" / "tiny" / "cpu" / "results.md").read_text()

@@ -514,12 +514,12 @@ def execute(run: PlannedRun, progress: bool, log: Any, pool: Path | None = None)
     from .evaluation import evaluate, options_tag, output_names
     from .trainer import train
 
+    if read_restored(run.folder) is not None and (run.folder / "metrics.json").is_file():
+        return "restored"  # its evaluations are the archive's (and a restored base has no config to plan from)
     cfg = run.config()
     cfg.progress = progress
     saved = run.folder / "config.json"
     status = "trained"
-    if read_restored(run.folder) is not None and (run.folder / "metrics.json").is_file():
-        return "restored"  # its evaluations are the archive's: no checkpoint here to evaluate again
     if saved.is_file():
         if identity(TrainConfig.load(saved)) != identity(cfg):
             raise ConfigError(f"{run.folder}: its config.json differs from the experiment's plan "
@@ -633,6 +633,7 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
         except (KeyError, TypeError, ValueError):
             raise DataError(f"{path}: run record {i} lacks run, seed or grid") from None
         records[key] = r
+
     def record(p: PlannedRun) -> dict[str, Any] | None:
         return records.get((p.run_id, p.seed, json.dumps(p.grid, sort_keys=True)))
 
@@ -671,7 +672,7 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
         os.replace(tmp, p.folder)
         restored += 1
     for p in planned:
-        r = records.get((p.run_id, p.seed, json.dumps(p.grid, sort_keys=True)))
+        r = record(p)
         if (r is None or p.choice is None or r.get("method") != "choose" or read_restored(p.folder) is not None
                 or not all(read_restored(q.folder) is not None for q in p.choice.among)):
             continue
@@ -799,7 +800,7 @@ def archive(exp: Experiment, planned: list[PlannedRun], scale: str,
             picked = p.pick()
             assert picked is not None
             kept = read_restored(p.folder)  # a restored pick keeps its own words, not "restored from"
-            why = kept["why"] if kept is not None and kept.get("chosen") == picked[0].run_id else picked[1]
+            why = picked[1].removesuffix(f" (restored from {kept['archive']})") if kept is not None else picked[1]
             runs.append({"run": p.run_id, "label": p.label, "seed": p.seed, "method": "choose", "grid": p.grid,
                          "chosen": picked[0].run_id, "why": why})
             continue
