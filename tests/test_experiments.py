@@ -384,6 +384,15 @@ def test_a_choice_reads_validation_of_the_selected_epoch_and_keeps_to_the_accura
     assert up() is None
     chosen = PlannedRun(tmp_path / "c", "c", "Chosen", 0, "choose", {}, {}, choice=Choice([strong, weak], "accuracy"))
     assert not chosen.done() and chosen.source() is None
+    # once its runs are finished the pick is made, and kept for the command's run (a table
+    # pass asks per row and file); a new plan, a new command, reads the logs afresh
+    (weak.folder / "metrics.json").write_text("{}")
+    (weak.folder / "log.jsonl").write_text(json.dumps({"epoch": 2, "val_accuracy": 0.95}) + "\n")
+    assert chosen.done() and chosen.source() == weak.folder
+    (weak.folder / "log.jsonl").write_text(json.dumps({"epoch": 2, "val_accuracy": 0.5}) + "\n")
+    assert chosen.source() == weak.folder and chosen.pick()[0] is weak
+    again = PlannedRun(tmp_path / "c", "c", "Chosen", 0, "choose", {}, {}, choice=Choice([strong, weak], "accuracy"))
+    assert again.source() == strong.folder
 
 
 def test_a_choice_leaves_out_runs_that_find_no_positive(tmp_path: Path) -> None:

@@ -137,6 +137,8 @@ class PlannedRun:
     cross: list[dict[str, Any]] = field(default_factory=list)
     grid: dict[str, Any] = field(default_factory=dict)  # this run's grid values (target, arch, ...)
     choice: Choice | None = None
+    # a made pick, kept for the command's run: its candidates are finished and stay so
+    _picked: tuple[PlannedRun, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def source(self) -> Path | None:
         """The folder holding this row's results: its own, or the chosen run's (None until
@@ -149,15 +151,21 @@ class PlannedRun:
     def pick(self) -> tuple[PlannedRun, str] | None:
         """A choice row's run and why: the pick an archive recorded, while every run it chose
         among is restored from that archive too (their validation logs are gone with their
-        folders), else the pick computed from the runs' validation metrics."""
+        folders), else the pick computed from the runs' validation metrics. Made once: a
+        table pass asks for it per row and per metric file, and finished runs do not change."""
         assert self.choice is not None, f"{self.folder}: not a choice row"
+        if self._picked is None:
+            self._picked = self._make_pick(self.choice)
+        return self._picked
+
+    def _make_pick(self, choice: Choice) -> tuple[PlannedRun, str] | None:
         kept = read_restored(self.folder)
         if kept is not None and all(read_restored(q.folder) is not None and (q.folder / "metrics.json").is_file()
-                                    for q in self.choice.among):
-            chosen = [q for q in self.choice.among if q.run_id == kept.get("chosen")]
+                                    for q in choice.among):
+            chosen = [q for q in choice.among if q.run_id == kept.get("chosen")]
             if chosen:
                 return chosen[0], f"{kept['why']} (restored from {kept['archive']})"
-        return self.choice.pick()
+        return choice.pick()
 
     def done(self, metrics_file: str = "metrics.json") -> bool:
         source = self.source()
