@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from facefair.cli import main
+from facefair.config import TrainConfig
 from facefair.errors import ConfigError
 from facefair.experiments import find_experiments, load_experiment, run_experiment
+from facefair.trainer import load_task
 
 QUIET = lambda *_: None
 
@@ -412,6 +415,29 @@ def test_a_choice_leaves_out_runs_that_find_no_positive(tmp_path: Path) -> None:
     assert picked is silent and "no candidate finds a positive on validation" in why
 
 
+def test_a_choice_warns_where_its_window_reaches_the_constant_rule(tmp_path: Path) -> None:
+    """Bags_Under_Eyes in Table 7: ERM 0.3-1.1 validation points above answering "no" to
+    everyone, so a 1-point window admits a near-constant candidate whose gaps are near 0."""
+    from facefair.experiments import Choice, PlannedRun
+
+    def run(name: str, **val: float) -> PlannedRun:
+        _finished(tmp_path / name, val)
+        return PlannedRun(tmp_path / name, name, name, 0, "erm", {}, {})
+
+    logged = {"erm": {"accuracy": 0.805, "tpr": 0.3},  # "no" to everyone: 0.8
+              "w03": {"accuracy": 0.800, "equalized_odds_sum": 0.01, "tpr": 0.01},
+              "w01": {"accuracy": 0.804, "equalized_odds_sum": 0.06, "tpr": 0.16}}
+    ref, quiet, useful = (run(n, **v, base_rate=0.2) for n, v in logged.items())
+    picked, why = Choice([quiet, useful], "equalized_odds_sum", ref, 0.01).pick()
+    assert picked is quiet and "warning: the window reaches" in why and "(0.8000 on validation)" in why
+    picked, why = Choice([quiet, useful], "equalized_odds_sum", ref, 0.004).pick()  # floor 0.801
+    assert picked is useful and "warning" not in why
+    # runs logged before the trainer recorded a base rate: the same pick, no warning
+    ref, quiet, useful = (run(f"{n}-old", **v) for n, v in logged.items())
+    picked, why = Choice([quiet, useful], "equalized_odds_sum", ref, 0.01).pick()
+    assert picked is quiet and "warning" not in why
+
+
 def test_a_chosen_row_is_its_seeds_validation_pick_and_trains_nothing(tmp_path: Path, capsys) -> None:
     from facefair.report.tables import load_metrics
     from facefair.trainer import best_validation
@@ -427,11 +453,19 @@ def test_a_chosen_row_is_its_seeds_validation_pick_and_trains_nothing(tmp_path: 
     assert not (folder / "reg-s0").exists()
     results = (folder / "results.md").read_text()
     kept = {(r["run"], r["seed"]): r for r in json.loads((folder / "results.json").read_text())["runs"]}
+    cfg = TrainConfig.load(folder / "base-s0" / "config.json")
+    task = load_task(cfg, log=lambda *_: None)
+    val_rate = float(np.mean(task.y[task.indices("val", cfg.max_val, cfg.split_seed)] == 1))
+    assert 0.0 < val_rate < 1.0
     for seed in (0, 1):
         gaps = {r: best_validation(folder / f"{r}-s{seed}")["equal_opportunity_diff"] for r in ("w1", "w0")}
         want = min(gaps, key=lambda r: (gaps[r], r != "w1"))  # the lowest validation gap, first on a tie
         assert kept["reg", seed]["chosen"] == want
         assert f"seed {seed} {want} (best validation equal_opportunity_diff, accuracy within 1 of Base's" in results
+        # the trainer logs the validation split's share of positives; a 1.0 window reaches the
+        # accuracy of answering one class to everyone, so the pick's line warns
+        assert {best_validation(folder / f"{r}-s{seed}")["base_rate"] for r in ("base", "w1", "w0")} == {val_rate}
+        assert "warning: the window reaches the accuracy of answering one class to everyone" in results
         acc = load_metrics(folder / f"{want}-s{seed}")["metrics"]["accuracy"]
         kept_acc = kept[want, seed]["metrics"]["metrics"]["accuracy"]
         assert acc == kept_acc

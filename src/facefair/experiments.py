@@ -76,7 +76,9 @@ class Choice:
     """A row picked among finished runs of one seed by their validation metrics (a ``choose``
     entry): the best by ``metric`` among those whose validation accuracy is at most ``within``
     below the ``reference`` run's, else the most accurate; the first listed on a tie. Runs with
-    a validation TPR of 0 are left out unless every run has one."""
+    a validation TPR of 0 are left out unless every run has one. Where the window reaches the
+    accuracy of answering one class to everyone, the line saying why warns: a candidate that
+    finds almost no positive has gaps near 0 by construction and can win."""
 
     among: list[PlannedRun]
     metric: str
@@ -112,12 +114,28 @@ class Choice:
             why = f"none has validation accuracy within {self.within:g}: the most accurate"
         if none_found:
             why += "; no candidate finds a positive on validation, so the pick means nothing"
+        elif self.reference is not None:
+            why += _constant_rule_warning(floor, [run_validation(self.reference.folder), *val])
         # Every candidate's numbers, so a reader can see whether the pick won by more than noise.
         shown = "; ".join(f"{p.run_id} {fmt_value(v.get(self.metric))} / {v['accuracy']:.4f}"
                           + (" (no positive found)" if blind[k] and not none_found else "")
                           + ("" if v["accuracy"] >= floor else " (out)")
                           for k, (p, v) in enumerate(zip(self.among, val)))
         return self.among[i], f"{why}; validation {self.metric} / accuracy: {shown}"
+
+
+def _constant_rule_warning(floor: float, val: list[dict[str, Any]]) -> str:
+    """A warning where an accuracy floor admits the constant rule's accuracy, read from the
+    validation base rate the trainer logs (runs logged before it recorded one: no warning)."""
+    rate = next((v["base_rate"] for v in val if v.get("base_rate") is not None), None)
+    if rate is None:
+        return ""
+    constant = max(rate, 1.0 - rate)
+    if floor > constant:
+        return ""
+    return (f"; warning: the window reaches the accuracy of answering one class to everyone "
+            f"({constant:.4f} on validation), so a candidate that finds almost no positive can win "
+            "by gaps near 0: read the pick's TPR and AUC, or narrow accuracy_within")
 
 
 @dataclass

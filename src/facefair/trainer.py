@@ -441,7 +441,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
         row = {"epoch": epoch + 1, "train_loss": accum["loss_sum"] / max(accum["n"], 1),
                "lr": optimizer.param_groups[0]["lr"], "train_seconds": accum["seconds"],
                "train_img_per_s": accum["n"] / max(accum["seconds"], 1e-9),
-               **{f"val_{k}": v for k, v in rep.overall.items()}}
+               **{f"val_{k}": v for k, v in rep.overall.items()},
+               # the share of positives: how accurate answering one class to everyone is, which a
+               # validation choice compares its accuracy window with (experiments.Choice)
+               "val_base_rate": float(np.mean(val.y == 1))}
         row = _json_safe(row)
         history.append(row)
         score = math.inf if cfg.select == "last" else row.get(f"val_{cfg.select}")
