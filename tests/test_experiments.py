@@ -454,7 +454,7 @@ def test_a_chosen_row_is_its_seeds_validation_pick_and_trains_nothing(tmp_path: 
     results = (folder / "results.md").read_text()
     kept = {(r["run"], r["seed"]): r for r in json.loads((folder / "results.json").read_text())["runs"]}
     cfg = TrainConfig.load(folder / "base-s0" / "config.json")
-    task = load_task(cfg, log=lambda *_: None)
+    task = load_task(cfg, log=QUIET)
     val_rate = float(np.mean(task.y[task.indices("val", cfg.max_val, cfg.split_seed)] == 1))
     assert 0.0 < val_rate < 1.0
     for seed in (0, 1):

@@ -95,9 +95,10 @@ class Choice:
             return None
         val = [run_validation(p.folder) for p in self.among]
         sign = 1.0 if self.metric in LOWER_IS_BETTER else -1.0
-        floor, why = -math.inf, ""
+        floor, why, ref_val = -math.inf, "", None
         if self.reference is not None:
-            ref = run_validation(self.reference.folder)["accuracy"]
+            ref_val = run_validation(self.reference.folder)
+            ref = ref_val["accuracy"]
             floor = ref - self.within - 1e-12
             why = f", accuracy within {self.within:g} of {self.reference.label}'s {ref:.4f}"
         # A candidate that finds no positive on validation is "fair" by not predicting the
@@ -114,8 +115,8 @@ class Choice:
             why = f"none has validation accuracy within {self.within:g}: the most accurate"
         if none_found:
             why += "; no candidate finds a positive on validation, so the pick means nothing"
-        elif self.reference is not None:
-            why += _constant_rule_warning(floor, [run_validation(self.reference.folder), *val])
+        elif ref_val is not None:
+            why += _constant_rule_warning(floor, [ref_val, *val])
         # Every candidate's numbers, so a reader can see whether the pick won by more than noise.
         shown = "; ".join(f"{p.run_id} {fmt_value(v.get(self.metric))} / {v['accuracy']:.4f}"
                           + (" (no positive found)" if blind[k] and not none_found else "")
