@@ -564,3 +564,27 @@ def test_restore_trains_a_base_whose_fine_tune_the_archive_lacks(tmp_path: Path,
     assert "restored 3 run folder(s)" in printed and ": trained" not in printed
     assert (tmp_path / "d" / "tiny" / "cpu" / "results.md").read_text() == \
         (tmp_path / "c" / "tiny" / "cpu" / "results.md").read_text()
+
+
+def test_restore_takes_a_fineface_row_whose_options_hold_a_tuple(tmp_path: Path, capsys) -> None:
+    # FineFACE's default stages are a tuple; its archived identity holds a JSON list, and the
+    # two must compare equal or no FineFACE row could ever be restored
+    path = tmp_path / "ff.toml"
+    path.write_text(TINY.split("[[run]]")[0] + """
+[[run]]
+id = "ff"
+label = "FineFACE"
+method = "fineface"
+options = { width = 16, hidden = 8 }
+""")
+    first = tmp_path / "first"
+    assert main(["experiment", "run", str(path), "--out", str(first), "--seeds", "0", "--no-progress"]) == 0
+    archive = first / "tiny" / "cpu" / "results.json"
+    assert json.loads(archive.read_text())["runs"][0]["identity"]["method_options"]["stages"] == [3, 4, 5]
+    capsys.readouterr()
+    assert main(["experiment", "run", str(path), "--out", str(tmp_path / "again"), "--seeds", "0",
+                 "--no-progress", "--restore", str(archive)]) == 0
+    printed = capsys.readouterr().out
+    assert "restored 1 run folder(s)" in printed and ": trained" not in printed
+    assert (tmp_path / "again" / "tiny" / "cpu" / "results.md").read_text() == \
+        (first / "tiny" / "cpu" / "results.md").read_text()

@@ -500,7 +500,8 @@ def identity(cfg: TrainConfig, depth: int = 0) -> dict[str, Any]:
     init = Path(d["init"]) / "config.json" if d.get("init") else None
     if init is not None and init.is_file() and depth < 8:
         d["init"] = identity(TrainConfig.load(init), depth + 1)
-    return d
+    # in JSON's shapes (tuples as lists), so an identity read back from an archive compares equal
+    return json.loads(json.dumps(d))
 
 
 def find_same(root: Path, cfg: TrainConfig, skip: Path) -> Path | None:
