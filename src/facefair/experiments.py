@@ -65,7 +65,7 @@ RUN_KEYS = {"id", "label", "method", "options", "from", "train", "cpu", "gpu", "
 CHOOSE_KEYS = {"among", "metric", "reference", "accuracy_within"}
 TOP_KEYS = {"experiment", "train", "scale", "grid", "run", "cross"}
 CROSS_KEYS = {"label", "dataset", "root", "manifest", "target", "protected", "positive", "name", "split"}
-VOLATILE = ("progress", "workers", "threads", "device")
+VOLATILE = ("progress", "workers", "threads", "device", "weights_used")
 #: the metrics a layout's paper reports, for the mean ± sd [interval] table (default: ASAC's)
 HEADLINE = {"groups": ("accuracy", "worst_group_accuracy", "accuracy_ratio", "degree_of_bias"),
             "attributes": ("accuracy", "worst_group_accuracy", "tpr", "equal_opportunity_diff", "equalized_odds_sum")}
@@ -627,9 +627,11 @@ MACHINE_KEYS = ("root", "cache", "init")
 
 
 def _same_training(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Two run identities train the same, wherever each machine keeps its data."""
-    return ({k: v for k, v in a.items() if k not in MACHINE_KEYS}
-            == {k: v for k, v in b.items() if k not in MACHINE_KEYS})
+    """Two run identities train the same, wherever each machine keeps its data. A key one of
+    them lacks (an archive written before the option existed) counts at its default value."""
+    defaults = {k: v for k, v in json.loads(json.dumps(TrainConfig().to_dict())).items() if k not in VOLATILE}
+    return ({k: v for k, v in {**defaults, **a}.items() if k not in MACHINE_KEYS}
+            == {k: v for k, v in {**defaults, **b}.items() if k not in MACHINE_KEYS})
 
 
 def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path, scale: str,

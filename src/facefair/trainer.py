@@ -38,6 +38,7 @@ from .errors import ConfigError, DataError
 from .methods import Batch, Method, get_method
 from .metrics import fairness_report
 from .models import load_backbone_weights
+from .models.pretrained import load_pretrained, sha256
 
 CKPT_KEYS = ("model", "optimizer", "epoch", "step_in_epoch", "global_step")
 
@@ -77,6 +78,47 @@ def attach_cache(data: FaceData, size: int, cache: str, log: Any = print) -> Non
     if cache != "auto" or (folder / "meta.json").is_file():
         data.attach_images(load_cache(data, folder))
         log(f"using prepared cache {folder}")
+
+
+def start_weights(model: nn.Module, cfg: TrainConfig, log: Any = print) -> None:
+    """Load the backbone's starting weights (``--pretrained`` or ``--weights``) and record in
+    ``cfg.weights_used`` which file they came from (name, path, sha256)."""
+    if cfg.pretrained:
+        record = load_pretrained(model.backbone, cfg.pretrained)
+        log(f"backbone starts from {record['name']} (sha256 {record['sha256'][:12]}..., {record['file']})")
+        if not record["sha256_matches_name"]:
+            log(f"warning: {record['file']}: its sha256 does not start with the digits in its name; "
+                "the file is not the one published under that name")
+        cfg.weights_used = record
+    elif cfg.weights:
+        ignored = load_backbone_weights(model.backbone, cfg.weights)
+        log(f"loaded backbone weights from {cfg.weights} ({len(ignored)} non-backbone keys ignored)")
+        cfg.weights_used = {"name": "file", "file": str(Path(cfg.weights).resolve()),
+                            "sha256": sha256(Path(cfg.weights)), "ignored_keys": len(ignored)}
+
+
+def backbone_rate(groups: list[dict[str, Any]], model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Give the backbone's parameters ``cfg.backbone_lr_mult`` times their group's learning rate
+    (0: leave them out of the optimizer), so a pretrained backbone is fine-tuned more gently
+    than the fresh heads. A method that sets its backbone's rate itself (FineFACE) refuses it."""
+    mult = cfg.backbone_lr_mult
+    if mult == 1.0:
+        return groups
+    if any(g.get("name") == "backbone" for g in groups):
+        raise ConfigError(f"--backbone-lr-mult: method {cfg.method} sets its backbone's learning rate itself "
+                          "(its option backbone_lr)")
+    own = {id(p) for p in model.backbone.parameters()}
+    out: list[dict[str, Any]] = []
+    for g in groups:
+        rest = [p for p in g["params"] if id(p) not in own]
+        backbone = [p for p in g["params"] if id(p) in own]
+        if rest:
+            out.append({**g, "params": rest})
+        if backbone and mult > 0:
+            out.append({**g, "params": backbone, "lr": g.get("lr", cfg.lr) * mult, "name": "backbone"})
+        for p in backbone if mult == 0 else ():
+            p.requires_grad_(False)
+    return out
 
 
 def cosine_lr(base: float, step: int, total: int, schedule: str) -> float:
@@ -299,9 +341,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
     if method.uses_protected:
         log(f"note: method {method.name} reads the protected labels ({cfg.protected}) in training")
     model = method.build_model(cfg, task)
-    if cfg.weights:
-        ignored = load_backbone_weights(model.backbone, cfg.weights)
-        log(f"loaded backbone weights from {cfg.weights} ({len(ignored)} non-backbone keys ignored)")
+    last_path, best_path = out / "checkpoints" / "last.pt", out / "checkpoints" / "best.pt"
+    if not cfg.init and not (resume and last_path.is_file()):  # a checkpoint or init replaces them
+        start_weights(model, cfg, log)
     if cfg.init:
         init_path = Path(cfg.init)
         if init_path.is_dir():
@@ -323,7 +365,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     distributed.broadcast_state(model)
-    optimizer = build_optimizer(cfg, method.param_groups(model, cfg))
+    if cfg.freeze_stages:
+        model.backbone.freeze(cfg.freeze_stages)
+    optimizer = build_optimizer(cfg, backbone_rate(method.param_groups(model, cfg), model, cfg))
     if main:
         out.mkdir(parents=True, exist_ok=True)  # only once the task, method and model are valid
         if not (out / "config.json").is_file():
@@ -345,7 +389,6 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
     history: list[dict[str, Any]] = []
     best = {"epoch": -1, "score": -math.inf}
     accum = {"loss_sum": 0.0, "n": 0, "seconds": 0.0}
-    last_path, best_path = out / "checkpoints" / "last.pt", out / "checkpoints" / "best.pt"
     if resume and main:  # a kill during a save leaves its temporary file: nothing to keep
         for stale in (out / "checkpoints").glob(".*.tmp"):
             stale.unlink(missing_ok=True)
@@ -391,6 +434,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
         log("warning: this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 autocast is emulated and "
             "about 10x slower than fp32 here; train without --bf16 (experiments: --set bf16=false)")
     while epoch < cfg.epochs:
+        if cfg.patience and step_in_epoch == 0 and epoch - best["epoch"] >= cfg.patience:
+            log(f"early stop after epoch {epoch}: no better validation {cfg.select} for {cfg.patience} "
+                f"epochs (best: epoch {best['epoch']})")
+            break
         if step_in_epoch == 0:
             flip_gen.manual_seed(cfg.seed * 100003 + epoch)
             accum = {"loss_sum": 0.0, "n": 0, "seconds": 0.0}

@@ -3,9 +3,14 @@
 ResNet: stage 1 = stem (conv1, bn1, relu, maxpool), stages 2-5 = layer1..layer4.
 DenseNet: stage 1 = stem, 2 = dense block 1 + transition 1, 3 = dense block 2, 4 = transition
 2 + dense block 3, 5 = transition 3 + dense block 4 + final norm/ReLU, so stages 3, 4, 5 end
-after dense blocks 2, 3, 4 (FineFACE's experts, SPEC). ``tiny`` is a five-stage CNN small
+after dense blocks 2, 3, 4 (FineFACE's experts, SPEC). EfficientNet-Lite0/1/2: the block groups
+ending at strides 2, 4, 8, 16, 32 (:mod:`.efficientnet_lite`). ``tiny`` is a five-stage CNN small
 enough for tests to train in seconds. All start from random weights; local weights load with
-:func:`load_backbone_weights`.
+:func:`load_backbone_weights`, published ones with :func:`facefair.models.pretrained.load_pretrained`.
+
+A backbone also says which per-channel normalisation its published weights were trained with
+(``mean``, ``std``): the model's first layer uses it, so [0, 1] pixels reach the weights as in
+their training.
 """
 
 from __future__ import annotations
@@ -17,16 +22,52 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, DataError, unknown_name
+from .efficientnet_lite import VARIANTS as EFFICIENTNET_LITE
+from .efficientnet_lite import efficientnet_lite_stages
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: TensorFlow's EfficientNet-Lite input: (x - 127) / 128 on 0-255 pixels (efficientnet_lite_builder.py)
+LITE_MEAN = (127.0 / 255,) * 3
+LITE_STD = (128.0 / 255,) * 3
 
 
 class Backbone(nn.Module):
-    """Stages applied in order; ``out_channels[i]`` is the width after stage i + 1."""
+    """Stages applied in order; ``out_channels[i]`` is the width after stage i + 1.
 
-    def __init__(self, stages: list[nn.Module], out_channels: list[int], arch: str):
+    ``source_keys`` maps own state-dict keys to those of the published weights' files where the
+    layouts differ; ``mean``/``std`` are the input normalisation those weights expect.
+    """
+
+    def __init__(self, stages: list[nn.Module], out_channels: list[int], arch: str,
+                 mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD,
+                 source_keys: dict[str, str] | None = None):
         super().__init__()
         self.stages = nn.ModuleList(stages)
         self.out_channels = out_channels
         self.arch = arch
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.source_keys = dict(source_keys or {})
+        self.frozen = 0
+
+    def freeze(self, n_stages: int) -> list[nn.Parameter]:
+        """Fix the first ``n_stages`` stages: no gradients, and their BatchNorm statistics stay
+        those of the loaded weights (the stages stay in eval mode when the model trains).
+        Returns the parameters frozen, for the optimizer to leave out."""
+        if not 0 <= n_stages <= len(self.stages):
+            raise ConfigError(f"--freeze-stages must lie in 0..{len(self.stages)} for {self.arch}, got {n_stages}")
+        self.frozen = n_stages
+        params = [p for stage in self.stages[:n_stages] for p in stage.parameters()]
+        for p in params:
+            p.requires_grad_(False)
+        self.train(self.training)
+        return params
+
+    def train(self, mode: bool = True) -> Backbone:
+        super().train(mode)
+        for stage in self.stages[:self.frozen]:
+            stage.train(False)
+        return self
 
     @property
     def feature_dim(self) -> int:
@@ -56,6 +97,11 @@ def _resnet(name: str) -> Backbone:
     widths = [64] + [layer[-1].conv3.out_channels if hasattr(layer[-1], "conv3")
                      else layer[-1].conv2.out_channels for layer in layers]
     return Backbone([stem, *layers], widths, name)
+
+
+def _efficientnet_lite(name: str) -> Backbone:
+    stages, widths, source = efficientnet_lite_stages(name)
+    return Backbone(stages, widths, name, LITE_MEAN, LITE_STD, source)
 
 
 def _densenet(name: str) -> Backbone:
@@ -101,6 +147,7 @@ ARCHS: dict[str, Callable[[], Backbone]] = {
     "resnet50": lambda: _resnet("resnet50"),
     "densenet121": lambda: _densenet("densenet121"),
     "densenet169": lambda: _densenet("densenet169"),
+    **{name: (lambda n=name: _efficientnet_lite(n)) for name in EFFICIENTNET_LITE},
 }
 
 
@@ -112,7 +159,8 @@ def build_backbone(arch: str) -> Backbone:
 
 
 def _torchvision_key_map(backbone: Backbone) -> dict[str, str]:
-    """torchvision state-dict key -> this backbone's key, for loading published weights."""
+    """Published state-dict key (torchvision's, or the file layout in ``source_keys``) -> this
+    backbone's key, for loading published weights."""
     if backbone.arch.startswith("resnet"):
         prefixes = {"conv1": "stages.0.0", "bn1": "stages.0.1", "layer1": "stages.1",
                     "layer2": "stages.2", "layer3": "stages.3", "layer4": "stages.4"}
@@ -123,7 +171,7 @@ def _torchvision_key_map(backbone: Backbone) -> dict[str, str]:
                     "features.denseblock3": "stages.3.1", "features.transition3": "stages.4.0",
                     "features.denseblock4": "stages.4.1", "features.norm5": "stages.4.2"}
     else:
-        return {}
+        return {v: k for k, v in backbone.source_keys.items()}
     own = backbone.state_dict().keys()
     out = {}
     for key in own:

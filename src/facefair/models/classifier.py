@@ -12,10 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .backbones import Backbone, build_backbone
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .backbones import IMAGENET_MEAN, IMAGENET_STD, Backbone, build_backbone
 
 
 class Normalize(nn.Module):
@@ -35,7 +32,7 @@ class FaceClassifier(nn.Module):
 
     def __init__(self, backbone: Backbone, n_classes: int = 2, n_groups: int = 2):
         super().__init__()
-        self.normalize = Normalize()
+        self.normalize = Normalize(backbone.mean, backbone.std)  # what the backbone's weights expect
         self.backbone = backbone
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Linear(backbone.feature_dim, n_classes)

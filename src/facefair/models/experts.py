@@ -88,7 +88,7 @@ class FineFACENet(nn.Module):
             raise ConfigError(f"crop threshold and padding must lie in [0, 1], got {threshold}, {padding}")
         self.stages = tuple(int(s) for s in stages)
         self.threshold, self.padding = float(threshold), float(padding)
-        self.normalize = Normalize()
+        self.normalize = Normalize(backbone.mean, backbone.std)
         self.backbone = backbone
         self.heads = nn.ModuleList(ExpertHead(backbone.out_channels[s - 1], width, activation) for s in self.stages)
         self.pool = POOLINGS[pooling](1)
