@@ -3,9 +3,11 @@ TOML file each in ``experiments/``, run seed by seed, resumable, skipping what i
 
 A config names a paper table, the task, the runs (each trained from scratch or fine-tuned
 ``from`` another run of the same seed), the seeds, and scales: ``cpu`` (what this project's
-2-core machine runs, the scale docs/RESULTS.md states) and ``gpu`` (the paper's). Options
-stack, later over earlier: TrainConfig defaults, the method's ``train_defaults``, the file's
-``[train]``, ``[scale.<scale>]``, the run's ``train``, the run's ``<scale>`` table, the
+2-core machine runs from scratch, the scale docs/RESULTS.md states), ``pretrained`` (an
+ImageNet-pretrained backbone fine-tuned on the same machine) and ``gpu`` (the paper's setting,
+exactly). Options stack, later over earlier: TrainConfig defaults, the method's
+``train_defaults``, the file's ``[train]``, ``[scale.<scale>]``, the run's ``train``, the run's
+``<scale>`` table (its ``options`` table goes over the run's method ``options``), the
 ``grid`` value (e.g. each target attribute), the seed. Dataset roots are relative to the data
 folder (``--data``, default ``$FACEFAIR_DATA`` or ``../shared/data``), never hard-coded.
 
@@ -60,8 +62,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-SCALES = ("cpu", "gpu")
-RUN_KEYS = {"id", "label", "method", "options", "from", "train", "cpu", "gpu", "evaluate", "choose"}
+#: cpu: from scratch on this project's 2-core machine; pretrained: an ImageNet backbone that
+#: installs offline (EfficientNet-Lite0) on the same machine; gpu: the paper's own setting
+SCALES = ("cpu", "pretrained", "gpu")
+RUN_KEYS = {"id", "label", "method", "options", "from", "train", *SCALES, "evaluate", "choose"}
 CHOOSE_KEYS = {"among", "metric", "reference", "accuracy_within"}
 TOP_KEYS = {"experiment", "train", "scale", "grid", "run", "cross"}
 CROSS_KEYS = {"label", "dataset", "root", "manifest", "target", "protected", "positive", "name", "split"}
@@ -285,14 +289,16 @@ class Experiment:
                                                grid=values, choice=choice)
                         planned.append(made[rid])
                         continue
-                    over = {**run.get("train", {}), **run.get(scale, {}), **values, **sets, "seed": seed}
+                    at_scale = dict(run.get(scale, {}))
+                    options = {**run.get("options", {}), **at_scale.pop("options", {})}
+                    over = {**run.get("train", {}), **at_scale, **values, **sets, "seed": seed}
                     base = None
                     if "from" in run:
                         base = made[run["from"]].folder
                     else:
                         over = {**common, **over}
                     made[rid] = PlannedRun(folder, rid, run.get("label", rid), seed, run.get("method", "erm"),
-                                           dict(run.get("options", {})), over, base, list(run.get("evaluate", [])),
+                                           options, over, base, list(run.get("evaluate", [])),
                                            cross, values)
                     planned.append(made[rid])
         return planned
@@ -416,6 +422,11 @@ def load_experiment(path: str | Path) -> Experiment:
             raise _fail(path, f"run '{run['id']}': from '{run['from']}' must name an earlier run")
         if "choose" in run:
             _check_choice(path, run, runs[:i - 1])
+        for scale in SCALES:
+            if scale in run and (not isinstance(run[scale], dict)
+                                 or not isinstance(run[scale].get("options", {}), dict)):
+                raise _fail(path, f"run '{run['id']}': {scale} must be a table of trainer options "
+                                  "(and its method's options as options = {{ ... }})")
         seen.add(run["id"])
     for key, values in doc.get("grid", {}).items():
         if not isinstance(values, list) or not values:

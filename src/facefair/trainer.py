@@ -434,9 +434,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
         log("warning: this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 autocast is emulated and "
             "about 10x slower than fp32 here; train without --bf16 (experiments: --set bf16=false)")
     while epoch < cfg.epochs:
-        if cfg.patience and step_in_epoch == 0 and epoch - best["epoch"] >= cfg.patience:
-            log(f"early stop after epoch {epoch}: no better validation {cfg.select} for {cfg.patience} "
-                f"epochs (best: epoch {best['epoch']})")
+        if cfg.patience and step_in_epoch == 0 and _epochs_without_gain(history, cfg.select) >= cfg.patience:
+            log(f"early stop after epoch {epoch}: validation {cfg.select} has not improved for {cfg.patience} "
+                f"epochs (selected: epoch {best['epoch']})")
             break
         if step_in_epoch == 0:
             flip_gen.manual_seed(cfg.seed * 100003 + epoch)
@@ -515,6 +515,21 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
     if writer is not None:
         writer.close()
     return RunResult(out, int(best["epoch"]), float(best["score"]), history)
+
+
+def _epochs_without_gain(history: list[dict[str, Any]], select: str) -> int:
+    """Epochs since the selection metric last rose strictly above every earlier epoch's (early
+    stopping; a tie is no gain). Read from the checkpointed history, so a resume agrees."""
+    if select == "last":
+        return 0
+    best, since = -math.inf, 0
+    for row in history:
+        v = row.get(f"val_{select}")
+        if v is not None and v > best:
+            best, since = v, 0
+        else:
+            since += 1
+    return since
 
 
 def _fmt(v: float | None) -> str:

@@ -43,7 +43,7 @@ def round_filters(filters: int, width: float) -> int:
 
 
 def round_repeats(repeats: int, depth: float) -> int:
-    return int(math.ceil(depth * repeats))
+    return math.ceil(depth * repeats)
 
 
 class SameConv2d(nn.Conv2d):
