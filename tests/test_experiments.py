@@ -91,7 +91,9 @@ def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> Non
     for name, path in found.items():
         exp = load_experiment(path)
         assert len(exp.seeds) >= 3, name  # every result from at least 3 seeds
-        for scale in ("cpu", "gpu"):
+        for scale in ("cpu", "gpu", "pretrained"):
+            if scale == "pretrained" and scale not in exp.doc["scale"]:
+                continue
             plan = exp.plan(scale, tmp_path, tmp_path / "data")
             folders = [p.folder for p in plan]
             assert len(set(folders)) == len(folders), name
@@ -105,6 +107,11 @@ def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> Non
                     cfg = p.config()
                     assert cfg.seed == p.seed and cfg.method == p.method
                     assert Path(cfg.root).parent == tmp_path / "data"  # roots under --data
+    for name in ("asac_table1", "fineface_table2", "fineface_table6"):  # the pretrained regime's tables
+        for p in load_experiment(found[name]).plan("pretrained", tmp_path, tmp_path / "data"):
+            if p.base is None and p.choice is None:
+                cfg = p.config()
+                assert (cfg.arch, cfg.pretrained, cfg.bf16) == ("efficientnet_lite0", "imagenet", False), name
     t1 = load_experiment(found["asac_table1"]).plan("cpu", tmp_path, tmp_path)
     assert {p.overrides.get("target") for p in t1} == {"Smiling", "Big_Nose", "Wavy_Hair"}
     assert len(load_experiment(found["fineface_table6"]).doc["grid"]["target"]) == 13

@@ -216,8 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "(resumable, skips what is done)")
     p.add_argument("action", choices=("list", "run"))
     p.add_argument("name", nargs="?", default="all", help="an experiment's name, a .toml file, or all (default)")
-    p.add_argument("--scale", default="cpu", choices=("cpu", "gpu"),
-                   help="cpu: the scale this 2-core machine runs (default); gpu: the paper's")
+    p.add_argument("--scale", default="cpu", choices=("cpu", "pretrained", "gpu"),
+                   help="cpu: from scratch at the scale this 2-core machine runs (default); pretrained: an "
+                        "ImageNet EfficientNet-Lite0 fine-tuned on the same machine; gpu: the paper's setting")
     p.add_argument("--out", default="runs/experiments", help="output root (default runs/experiments)")
     p.add_argument("--data", default=None, help="folder holding the datasets (default $FACEFAIR_DATA or ../shared/data)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds instead of the file's")
