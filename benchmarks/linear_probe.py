@@ -24,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result
 
+from facefair.analysis.probe import frozen_features, linear_probe
 from facefair.config import TrainConfig
 from facefair.data.loader import SplitImages, iterate, to_input
 from facefair.models import build_model
@@ -36,39 +37,18 @@ TASKS = {"celeba-Smiling": ("celeba", "Smiling", "Male"), "celeba-Male": ("celeb
 NORMS = {"lite": (LITE_MEAN, LITE_STD), "imagenet": (IMAGENET_MEAN, IMAGENET_STD)}
 
 
-@torch.no_grad()
-def features(model: torch.nn.Module, ds: SplitImages, batch: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled last-stage features (eval mode) and labels of every image of ``ds``."""
-    model.eval()
-    feats, ys = [], []
-    for b in iterate(ds, batch):
-        feats.append(model.features(to_input(b["x"], "cpu", False)).numpy())
-        ys.append(b["y"].numpy())
-    return np.concatenate(feats), np.concatenate(ys)
-
-
-def fit_probe(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 200) -> torch.nn.Linear:
-    """Binary logistic regression by L-BFGS (a convex problem: the answer does not hang on a seed)."""
-    xt, yt = torch.from_numpy(x).float(), torch.from_numpy(y).float()
-    lin = torch.nn.Linear(x.shape[1], 1)
-    torch.nn.init.zeros_(lin.weight)
-    torch.nn.init.zeros_(lin.bias)
-    opt = torch.optim.LBFGS(lin.parameters(), max_iter=iters, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(lin(xt).squeeze(1), yt)
-        loss = loss + l2 * lin.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return lin
-
-
-def accuracy(lin: torch.nn.Linear, x: np.ndarray, y: np.ndarray) -> float:
+def bn_statistics_from(model: torch.nn.Module, ds: SplitImages, batch: int = 32) -> None:
+    """Recompute every BatchNorm's running statistics on ``ds`` (a cumulative average): a random
+    network whose features are not collapsed by its untrained statistics, the fairer control."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
     with torch.no_grad():
-        return float(((lin(torch.from_numpy(x).float()).squeeze(1) > 0).numpy() == (y == 1)).mean())
+        for b in iterate(ds, batch):
+            model.features(to_input(b["x"], "cpu", False))
+    model.eval()
 
 
 def probe(arch: str, start: str, norm: str, splits: dict[str, SplitImages], seed: int) -> dict[str, Any]:
@@ -79,15 +59,14 @@ def probe(arch: str, start: str, norm: str, splits: dict[str, SplitImages], seed
     mean, std = NORMS[norm]
     model.normalize.mean.copy_(torch.tensor(mean).view(1, -1, 1, 1))
     model.normalize.std.copy_(torch.tensor(std).view(1, -1, 1, 1))
+    if start == "random+bn":
+        bn_statistics_from(model, splits["train"])
     t0 = time.perf_counter()
-    (xtr, ytr), (xva, yva), (xte, yte) = (features(model, splits[s]) for s in ("train", "val", "test"))
+    feats = {s: frozen_features(model, splits[s]) for s in ("train", "val", "test")}
     seconds = time.perf_counter() - t0
-    mu, sd = xtr.mean(0), xtr.std(0) + 1e-6
-    xtr, xva, xte = (xtr - mu) / sd, (xva - mu) / sd, (xte - mu) / sd
-    best = max((accuracy(fit_probe(xtr, ytr, l2), xva, yva), l2) for l2 in (1e-4, 1e-3, 1e-2, 1e-1))
-    lin = fit_probe(xtr, ytr, best[1])
-    return {"start": start, "norm": norm, "l2": best[1], "val_accuracy": best[0],
-            "test_accuracy": accuracy(lin, xte, yte), "train_accuracy": accuracy(lin, xtr, ytr),
+    r = linear_probe(feats["train"], feats["val"], feats["test"])
+    return {"start": start, "norm": norm, "l2": r.l2, "val_accuracy": r.val_accuracy,
+            "test_accuracy": r.test_accuracy, "train_accuracy": r.train_accuracy,
             "feature_img_per_s": sum(len(d) for d in splits.values()) / seconds}
 
 
@@ -101,8 +80,10 @@ def main() -> None:
     ap.add_argument("--n-val", type=int, default=1000)
     ap.add_argument("--n-test", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--arms", default="imagenet:lite,imagenet:imagenet,random:lite,random+bn:lite",
+                    help="START:NORM pairs; START imagenet, random or random+bn (BN statistics from the data)")
     args = ap.parse_args()
-    arms = [("imagenet", "lite"), ("imagenet", "imagenet"), ("random", "lite")]
+    arms = [tuple(a.split(":")) for a in args.arms.split(",")]
     results: dict[str, Any] = {}
     for name in args.tasks.split(","):
         dataset, target, protected = TASKS[name]
@@ -118,19 +99,21 @@ def main() -> None:
         for r in rows:
             print(f"{name}: {r['start']:<8} norm {r['norm']:<8} test {r['test_accuracy']:.4f} "
                   f"(val {r['val_accuracy']:.4f}, l2 {r['l2']})", flush=True)
-    cells = []
+    labels = [f"{start} ({norm} norm)" for start, norm in arms]
+    cells, gains = [], []
     for name, res in results.items():
-        acc = {(r["start"], r["norm"]): r["test_accuracy"] for r in res["rows"]}
-        cells.append(f"{name} {acc[('imagenet', 'lite')]:.3f} / {acc[('imagenet', 'imagenet')]:.3f} / "
-                     f"{acc[('random', 'lite')]:.3f} (majority {res['test_majority_accuracy']:.3f})")
-    row = (f"| linear_probe | {args.arch} {args.size} px, frozen pooled features, logistic probe; "
-           f"{args.n_train}/{args.n_val}/{args.n_test} train/val/test images | test accuracy, ImageNet weights "
-           f"(0.5 norm) / ImageNet weights (ImageNet norm) / random init: {'; '.join(cells)} | "
-           f"pretrained minus random: " + ", ".join(
-               f"{name} {next(r['test_accuracy'] for r in res['rows'] if r['start'] == 'imagenet' and r['norm'] == 'lite') - next(r['test_accuracy'] for r in res['rows'] if r['start'] == 'random'):+.3f}"
-               for name, res in results.items()) + " |")
+        acc = [r["test_accuracy"] for r in res["rows"]]
+        cells.append(f"{name} " + " / ".join(f"{a:.3f}" for a in acc)
+                     + f" (majority {res['test_majority_accuracy']:.3f})")
+        pre = [a for (start, _), a in zip(arms, acc) if start == "imagenet"]
+        rnd = [a for (start, _), a in zip(arms, acc) if start != "imagenet"]
+        if pre and rnd:
+            gains.append(f"{name} {max(pre) - max(rnd):+.3f}")
+    row = (f"| linear_probe | {args.arch} {args.size} px, frozen pooled features, logistic probe (L2 chosen on "
+           f"val); {args.n_train}/{args.n_val}/{args.n_test} train/val/test images | test accuracy, "
+           f"{' / '.join(labels)}: {'; '.join(cells)} | best pretrained minus best random: {', '.join(gains)} |")
     write_result(f"linear_probe_{args.arch}_{args.size}", {"arch": args.arch, "size": args.size,
-                                                            "results": results}, row)
+                                                            "arms": labels, "results": results}, row)
 
 
 if __name__ == "__main__":

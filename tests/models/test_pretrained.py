@@ -189,3 +189,27 @@ def test_early_stopping_ends_a_run_without_gains_and_resume_agrees(tmp_path: Pat
     assert [r["epoch"] for r in res.history] == [1, 2, 3]
     again = train(cfg, tmp_path / "run", resume=True, log=quiet)
     assert len(again.history) == 3
+
+
+def test_every_method_and_explanation_runs_on_the_pretrained_lite0(tmp_path: Path) -> None:
+    """The five-stage view serves all: FineFACE's experts on stages 3-5, ASAC's protected probe on
+    the frozen backbone, Grad-CAM of the last stage, Integrated Gradients through the model."""
+    from facefair import evaluate
+    from facefair.explain import explain_run
+    from facefair.mitigation import mitigate
+
+    base = _synthetic(arch="efficientnet_lite0", pretrained="imagenet", backbone_lr_mult=0.1)
+    train(base, tmp_path / "base", log=quiet)
+    ff = _synthetic(arch="efficientnet_lite0", pretrained="imagenet", method="fineface",
+                    method_options={"width": 32, "hidden": 16})
+    train(ff, tmp_path / "ff", log=quiet)
+    mitigate("asac", tmp_path / "base", tmp_path / "asac", {"attack": "fgsm"}, log=quiet, epochs=1, progress=False)
+    for run in ("base", "ff", "asac"):
+        m = evaluate(tmp_path / run, n_boot=20, progress=False, log=quiet)
+        assert 0.0 <= m.overall["accuracy"] <= 1.0
+    saved = json.loads((tmp_path / "asac" / "config.json").read_text())
+    assert saved["backbone_lr_mult"] == 0.1 and saved["arch"] == "efficientnet_lite0"
+    for run, method in (("ff", "cam"), ("base", "cam"), ("asac", "ig")):
+        png = explain_run(tmp_path / run, method, n=2, steps=4, log=quiet) if method == "ig" else \
+            explain_run(tmp_path / run, method, n=2, log=quiet)
+        assert png.is_file() and png.stat().st_size > 0
