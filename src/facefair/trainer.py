@@ -425,7 +425,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
     writer = _tensorboard(out) if main else None
     steps_this_call = 0
     log(f"training {method.name} on {cfg.dataset}:{cfg.target} (protected {cfg.protected}), "
-        f"{cfg.arch} {cfg.size}px, {len(train_ds)} train / {len(val_ds)} val images, "
+        f"{cfg.arch}{f' ({cfg.pretrained})' if cfg.pretrained and not cfg.init else ''} {cfg.size}px, "
+        f"{len(train_ds)} train / {len(val_ds)} val images, "
         f"{cfg.epochs} epochs on {device}")
     if device.type == "cuda" and cfg.workers == 0:
         log("note: no loader workers: the GPU waits while each batch is gathered and copied; "
