@@ -213,3 +213,25 @@ def test_every_method_and_explanation_runs_on_the_pretrained_lite0(tmp_path: Pat
         png = explain_run(tmp_path / run, method, n=2, steps=4, log=quiet) if method == "ig" else \
             explain_run(tmp_path / run, method, n=2, log=quiet)
         assert png.is_file() and png.stat().st_size > 0
+
+
+def test_a_torchvision_densenet_file_with_its_old_layer_names_loads(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision's published DenseNet files say 'norm.1' where the model says 'norm1'."""
+    import re as _re
+
+    from torchvision.models import densenet121
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    torch.manual_seed(0)
+    ref = densenet121(weights=None)
+    old = {_re.sub(r"(denselayer\d+\.(?:norm|conv))([12])\.", r"\1.\2.", k): v for k, v in ref.state_dict().items()
+           if not k.endswith("num_batches_tracked")}  # the 2017 files predate the counter
+    assert any(".norm.1." in k for k in old)
+    target = tmp_path / "torch" / "hub" / "checkpoints" / "densenet121-a639ec97.pth"
+    target.parent.mkdir(parents=True)
+    torch.save(old, target)
+    b = build_backbone("densenet121")
+    record = load_pretrained(b, download=False)
+    assert record["name"] == "DenseNet121_Weights.IMAGENET1K_V1" and record["ignored_keys"] == 2  # classifier
+    assert torch.equal(b.stages[4][1].denselayer16.conv2.weight, ref.features.denseblock4.denselayer16.conv2.weight)

@@ -15,6 +15,7 @@ their training.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -181,6 +182,11 @@ def _torchvision_key_map(backbone: Backbone) -> dict[str, str]:
     return out
 
 
+#: torchvision's published DenseNet files keep the old layer names ('norm.1' for 'norm1'), which
+#: torchvision renames when it loads them (densenet._load_state_dict); so does this
+_OLD_DENSELAYER = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12]\.(?:weight|bias|running_mean|running_var))$")
+
+
 def load_backbone_weights(backbone: Backbone, path: str | Path) -> list[str]:
     """Load local weights (facefair backbone keys or torchvision's) with ``weights_only``.
 
@@ -203,7 +209,7 @@ def load_backbone_weights(backbone: Backbone, path: str | Path) -> list[str]:
     ignored: list[str] = []
     tv = _torchvision_key_map(backbone)
     for k, v in state.items():
-        k2 = k.removeprefix("backbone.")
+        k2 = _OLD_DENSELAYER.sub(r"\1\2", k.removeprefix("backbone."))
         k2 = tv.get(k2.replace("module.", ""), k2)
         if k2 in own:
             if own[k2].shape != v.shape:
@@ -212,9 +218,11 @@ def load_backbone_weights(backbone: Backbone, path: str | Path) -> list[str]:
             mapped[k2] = v
         else:
             ignored.append(k)
-    missing = [k for k in own if k not in mapped]
+    # BatchNorm's step counter is not a weight, and files older than it (torchvision's DenseNets)
+    # lack it: it keeps its own value, as torch's BatchNorm does when loading such a file
+    missing = [k for k in own if k not in mapped and not k.endswith(".num_batches_tracked")]
     if missing:
         raise ConfigError(f"{path}: {len(missing)} of {len(own)} {backbone.arch} backbone weights "
                           f"are missing from the file, e.g. '{missing[0]}'")
-    backbone.load_state_dict(mapped)
+    backbone.load_state_dict({**own, **mapped})
     return ignored
