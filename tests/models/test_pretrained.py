@@ -235,3 +235,17 @@ def test_a_torchvision_densenet_file_with_its_old_layer_names_loads(tmp_path: Pa
     record = load_pretrained(b, download=False)
     assert record["name"] == "DenseNet121_Weights.IMAGENET1K_V1" and record["ignored_keys"] == 2  # classifier
     assert torch.equal(b.stages[4][1].denselayer16.conv2.weight, ref.features.denseblock4.denselayer16.conv2.weight)
+
+
+def test_a_pretrained_fine_tune_resumes_exactly(tmp_path: Path) -> None:
+    """Cut mid-epoch and resumed, a pretrained run with frozen stages, a backbone rate and early
+    stopping ends with the same weights as the run never cut (the pretrained file is read once,
+    at the start; the resume reads the checkpoint)."""
+    cfg = _synthetic(arch="efficientnet_lite0", pretrained="imagenet", freeze_stages=1, backbone_lr_mult=0.5,
+                     epochs=2, patience=3, seed=3)
+    train(cfg, tmp_path / "whole", log=quiet)
+    train(cfg, tmp_path / "cut", log=quiet, stop_after_steps=3)
+    train(cfg, tmp_path / "cut", resume=True, log=quiet)
+    a = torch.load(tmp_path / "whole" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
