@@ -426,7 +426,7 @@ def load_experiment(path: str | Path) -> Experiment:
             if scale in run and (not isinstance(run[scale], dict)
                                  or not isinstance(run[scale].get("options", {}), dict)):
                 raise _fail(path, f"run '{run['id']}': {scale} must be a table of trainer options "
-                                  "(and its method's options as options = {{ ... }})")
+                                  "(and its method's options as options = { ... })")
         seen.add(run["id"])
     for key, values in doc.get("grid", {}).items():
         if not isinstance(values, list) or not values:
