@@ -193,6 +193,8 @@ def test_set_overrides_every_run_and_refuses_what_it_cannot_mean(tmp_path: Path,
     (lambda t: t.replace("[scale.gpu]", "[scale.tpu]"), "scales are"),
     (lambda t: t.replace('paper = "ASAC Table 4 (tiny)"', ""), "needs 'paper'"),
     (lambda t: t + "\n[[run", "not valid TOML"),
+    (lambda t: t.replace("cpu = { epochs = 1 }", "cpu = 1"), "cpu must be a table"),
+    (lambda t: t.replace("cpu = { epochs = 1 }", 'cpu = { epochs = 1, options = "fast" }'), "options = { ... }"),
 ])
 def test_bad_experiment_files_name_file_and_key(tmp_path: Path, edit, message: str) -> None:
     path = tmp_path / "bad.toml"
