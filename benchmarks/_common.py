@@ -15,8 +15,21 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 RESULTS = DOCS / "benchmarks"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), for figures that depend on it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def machine() -> dict[str, Any]:
-    return {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+    return {"platform": platform.platform(), "cpu": cpu_model(), "python": platform.python_version(),
+            "torch": torch.__version__,
             "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
             "date": time.strftime("%Y-%m-%d")}
 

@@ -1,6 +1,6 @@
 """Training speed of backbones at their own resolutions, measured in one run, interleaved.
 
-Each arm (ARCH@SIZE, optionally pretrained) steps ERM through the method's own ``train_step``
+Each arm (ARCH@SIZE, random weights: the speed does not depend on them) steps ERM through the method's own ``train_step``
 on the same random batch held in memory, fp32 unless --bf16; rounds alternate between the arms
 so that a noisy, shared machine slows them alike, and the median of the rounds is reported.
 The question it answers: what does moving from ResNet-18 at 64 px (the from-scratch tables) to
@@ -12,44 +12,26 @@ a pretrained EfficientNet-Lite0 at 96-112 px cost per training image on this CPU
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from typing import Any
 
 import torch
-from _common import write_result
+from _common import cpu_model, stepping, write_result
 
 from facefair.config import TrainConfig
 from facefair.data import Task, load_dataset
-from facefair.methods import Batch, get_method
-from facefair.trainer import _Context, build_optimizer
+from facefair.methods import Batch
 
 
 def _arm(spec: str, batch_size: int, bf16: bool, task: Task) -> dict[str, Any]:
     arch, _, size = spec.partition("@")
     cfg = TrainConfig(arch=arch, size=int(size), batch_size=batch_size, bf16=bf16)
-    torch.manual_seed(0)
-    method = get_method("erm")
-    model = method.build_model(cfg, task)
-    model.train()
-    opt = build_optimizer(cfg, method.param_groups(model, cfg))
-    ctx = _Context(model, opt, cfg, torch.device("cpu"), torch.Generator().manual_seed(0))
+    method, model, ctx = stepping(cfg, task, "erm")
     x = torch.rand(batch_size, 3, cfg.size, cfg.size)
     batch = Batch(x, torch.randint(0, 2, (batch_size,)), torch.randint(0, 2, (batch_size,)), torch.arange(batch_size))
     method.train_step(model, batch, ctx)  # warm-up
     return {"spec": spec, "method": method, "model": model, "ctx": ctx, "batch": batch, "rates": []}
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main() -> None:

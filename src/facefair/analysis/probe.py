@@ -75,6 +75,7 @@ def linear_probe(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np
     ``test``. Each argument is (features, labels)."""
     mu, sd = train[0].mean(0), train[0].std(0) + 1e-6
     (xtr, ytr), (xva, yva), (xte, yte) = (((x - mu) / sd, y) for x, y in (train, val, test))
-    val_acc, l2 = max((probe_accuracy(fit_logistic(xtr, ytr, l2), xva, yva), l2) for l2 in l2_grid)  # ties: stronger
-    lin = fit_logistic(xtr, ytr, l2)
+    fits = {l2: fit_logistic(xtr, ytr, l2) for l2 in l2_grid}
+    val_acc, l2 = max((probe_accuracy(lin, xva, yva), l2) for l2, lin in fits.items())  # ties: the stronger L2
+    lin = fits[l2]
     return ProbeResult(l2, probe_accuracy(lin, xtr, ytr), val_acc, probe_accuracy(lin, xte, yte))

@@ -51,18 +51,16 @@ class Backbone(nn.Module):
         self.source_keys = dict(source_keys or {})
         self.frozen = 0
 
-    def freeze(self, n_stages: int) -> list[nn.Parameter]:
-        """Fix the first ``n_stages`` stages: no gradients, and their BatchNorm statistics stay
-        those of the loaded weights (the stages stay in eval mode when the model trains).
-        Returns the parameters frozen, for the optimizer to leave out."""
+    def freeze(self, n_stages: int) -> None:
+        """Fix the first ``n_stages`` stages: no gradients (so methods' parameter groups leave
+        them out), and their BatchNorm statistics stay those of the loaded weights (the stages
+        stay in eval mode when the model trains)."""
         if not 0 <= n_stages <= len(self.stages):
             raise ConfigError(f"--freeze-stages must lie in 0..{len(self.stages)} for {self.arch}, got {n_stages}")
         self.frozen = n_stages
-        params = [p for stage in self.stages[:n_stages] for p in stage.parameters()]
-        for p in params:
-            p.requires_grad_(False)
+        for stage in self.stages[:n_stages]:
+            stage.requires_grad_(False)
         self.train(self.training)
-        return params
 
     def train(self, mode: bool = True) -> Backbone:
         super().train(mode)
