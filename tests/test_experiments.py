@@ -4,6 +4,7 @@ what was cut, and refuses a folder made by another plan; bad files name file and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from facefair.cli import main
 from facefair.config import TrainConfig
 from facefair.errors import ConfigError
-from facefair.experiments import find_experiments, load_experiment, run_experiment
+from facefair.experiments import find_experiments, load_experiment, plan, run_experiment, seed_units
 from facefair.trainer import load_task
 
 QUIET = lambda *_: None
@@ -92,15 +93,15 @@ def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> Non
         exp = load_experiment(path)
         assert len(exp.seeds) >= 3, name  # every result from at least 3 seeds
         for scale in ("cpu", "gpu", "pretrained"):
-            if scale == "pretrained" and scale not in exp.doc["scale"]:
+            if scale == "pretrained" and scale not in exp.scales:
                 continue
-            plan = exp.plan(scale, tmp_path, tmp_path / "data")
-            folders = [p.folder for p in plan]
+            planned = plan(exp, scale, tmp_path, tmp_path / "data")
+            folders = [p.folder for p in planned]
             assert len(set(folders)) == len(folders), name
-            for i, p in enumerate(plan):
+            for i, p in enumerate(planned):
                 if p.choice is not None:  # a chosen row comes after what it chooses among, same seed
                     among = p.choice.among + [p.choice.reference]
-                    assert all(c in plan[:i] and c.seed == p.seed and c.grid == p.grid for c in among)
+                    assert all(c in planned[:i] and c.seed == p.seed and c.grid == p.grid for c in among)
                 elif p.base is not None:  # a fine-tune comes after its base, same seed
                     assert p.base in folders[:i] and p.base.name.endswith(f"-s{p.seed}")
                 else:
@@ -108,16 +109,16 @@ def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> Non
                     assert cfg.seed == p.seed and cfg.method == p.method
                     assert Path(cfg.root).parent == tmp_path / "data"  # roots under --data
     for name in ("asac_table1", "fineface_table2", "fineface_table6"):  # the pretrained regime's tables
-        for p in load_experiment(found[name]).plan("pretrained", tmp_path, tmp_path / "data"):
+        for p in plan(load_experiment(found[name]), "pretrained", tmp_path, tmp_path / "data"):
             if p.base is None and p.choice is None:
                 cfg = p.config()
                 assert (cfg.arch, cfg.pretrained, cfg.bf16) == ("efficientnet_lite0", "imagenet", False), name
-    t1 = load_experiment(found["asac_table1"]).plan("cpu", tmp_path, tmp_path)
+    t1 = plan(load_experiment(found["asac_table1"]), "cpu", tmp_path, tmp_path)
     assert {p.overrides.get("target") for p in t1} == {"Smiling", "Big_Nose", "Wavy_Hair"}
-    assert len(load_experiment(found["fineface_table6"]).doc["grid"]["target"]) == 13
-    cross = load_experiment(found["fineface_table3"]).plan("cpu", tmp_path, tmp_path / "data")[0].cross
-    assert {c["dataset"] for c in cross} == {"celeba", "utkface", "manifest"}
-    assert all(Path(c.get("root") or c["manifest"]).is_relative_to(tmp_path / "data") for c in cross)
+    assert len(load_experiment(found["fineface_table6"]).grid["target"]) == 13
+    cross = plan(load_experiment(found["fineface_table3"]), "cpu", tmp_path, tmp_path / "data")[0].cross
+    assert {c.dataset for c in cross} == {"celeba", "utkface", "manifest"}
+    assert all(Path(c.root or c.manifest).is_relative_to(tmp_path / "data") for c in cross)
 
 
 def test_a_tiny_experiment_runs_skips_resumes_and_refuses(tmp_path: Path, capsys) -> None:
@@ -177,12 +178,14 @@ def test_set_overrides_every_run_and_refuses_what_it_cannot_mean(tmp_path: Path,
     with pytest.raises(ConfigError, match="config.json differs"):  # without it: other runs, refused
         run_experiment(load_experiment(path), out, seeds=[0], log=QUIET)
     exp = load_experiment(path)
-    for sets, message in (({"colour": "red"}, "--set colour: no such training option"),
+    for sets, message in (({"colour": "red"}, "unknown training option 'colour' in --set"),
+                          ({"bf16": "yes"}, "option bf16 must be true or false, got 'yes' in --set"),
+                          ({"epochs": 3.5}, "option epochs must be an integer, got 3.5"),
                           ({"seed": 3}, "use --seeds"), ({"target": "x"}, "use --grid")):
         if message == "use --grid":
-            exp.doc["grid"] = {"target": ["smile"]}
+            exp = dataclasses.replace(exp, grid={"target": ("smile",)})
         with pytest.raises(ConfigError, match=message):
-            exp.plan("cpu", out, tmp_path, sets=sets)
+            plan(exp, "cpu", out, tmp_path, sets=sets)
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -195,6 +198,16 @@ def test_set_overrides_every_run_and_refuses_what_it_cannot_mean(tmp_path: Path,
     (lambda t: t + "\n[[run", "not valid TOML"),
     (lambda t: t.replace("cpu = { epochs = 1 }", "cpu = 1"), "cpu must be a table"),
     (lambda t: t.replace("cpu = { epochs = 1 }", 'cpu = { epochs = 1, options = "fast" }'), "options = { ... }"),
+    # every value is checked with its declared type, and every method option by name, at load
+    (lambda t: t.replace("[scale.cpu]\nepochs = 2", "[scale.cpu]\nepochs = 2.5"), r"\[scale.cpu\]: option epochs must be an integer"),
+    (lambda t: t.replace("progress = false", 'progress = "no"'), r"\[train\]: option progress must be true or false"),
+    (lambda t: t.replace("cpu = { epochs = 1 }", "cpu = { epochs = 1, colour = 2 }"), "run 'asac' cpu: unknown training option 'colour'"),
+    (lambda t: t.replace("probe_epochs = 2 }", "probe_epochz = 2 }"), "run 'asac': unknown option of this method 'probe_epochz'"),
+    (lambda t: t.replace("probe_epochs = 2 }", 'probe_epochs = "two" }'), "run 'asac': option probe_epochs must be an integer"),
+    (lambda t: t.replace('inference = "conditional"', "inferens = 1"), "run 'di': unknown option"),
+    (lambda t: t.replace('layout = "asac"', 'layout = "asac"\nauthor = "me"'), r"\[experiment\]: unknown key\(s\) author"),
+    (lambda t: t + '\n[grid]\ncolour = ["red"]\n', r"\[grid\] colour: not a training option"),
+    (lambda t: t + '\n[grid]\nsize = [32, "big"]\n', r"\[grid\] size: option size must be an integer"),
 ])
 def test_bad_experiment_files_name_file_and_key(tmp_path: Path, edit, message: str) -> None:
     path = tmp_path / "bad.toml"
@@ -334,7 +347,7 @@ def test_results_keep_grid_values_apart_and_attribute_means_spread_over_seeds(tm
     assert notes == ["- Base (target=smile), seeds 0, 1: every prediction is negative (0): ..."]
 
     (folder / "hair" / "base-s1" / "metrics.json").unlink()  # seed 1 lacks an attribute
-    units, notes = exp.seed_units(exp.plan("cpu", out, Path("data")), average=["target"])
+    units, notes = seed_units(plan(exp, "cpu", out, Path("data")), average=["target"])
     assert len(units["Base"]) == 1 and units["Base"][0]["metrics"]["accuracy"] == pytest.approx(per_seed[0])
     assert notes == ["Base, seed 1: 1 of 2 runs evaluated; left out of the mean ± sd (it averages over target)"]
 
@@ -343,15 +356,15 @@ def test_runs_filter_keeps_named_rows_and_their_bases(tmp_path: Path, capsys) ->
     path = tmp_path / "tiny.toml"
     path.write_text(TINY)
     exp, out = load_experiment(path), tmp_path / "out"
-    ids = lambda runs: [(p.run_id, p.seed) for p in exp.plan("cpu", out, tmp_path, runs=runs)]
+    ids = lambda runs: [(p.run_id, p.seed) for p in plan(exp, "cpu", out, tmp_path, runs=runs)]
     assert ids(None) == [(r, s) for s in (0, 1) for r in ("base", "asac", "di")]
     assert ids(["di"]) == [("di", 0), ("di", 1)]
     assert ids(["asac"]) == [("base", 0), ("asac", 0), ("base", 1), ("asac", 1)]  # ASAC needs its base
-    asac = next(p for p in exp.plan("cpu", out, tmp_path, runs=["asac"]) if p.run_id == "asac")
+    asac = next(p for p in plan(exp, "cpu", out, tmp_path, runs=["asac"]) if p.run_id == "asac")
     assert asac.base == out / "tiny" / "cpu" / "base-s0"
     for bad, message in ((["nope"], "no run nope"), ([], "none named")):
         with pytest.raises(ConfigError, match=message) as e:
-            exp.plan("cpu", out, tmp_path, runs=bad)
+            plan(exp, "cpu", out, tmp_path, runs=bad)
         assert "runs: base, asac, di" in str(e.value)
     assert main(["experiment", "run", str(path), "--out", str(out), "--runs", "di", "--seeds", "0",
                  "--no-progress"]) == 0

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from facefair.config import TrainConfig
-from facefair.experiments import find_experiments, load_experiment
+from facefair.experiments import find_experiments, load_experiment, plan
 from facefair.trainer import build_optimizer
 
 #: ASAC: ResNet-18 at 224 px, Adam 1e-3 (betas 0.9/0.999, eps 1e-8), clip 1.0, 50 base epochs
@@ -36,7 +36,7 @@ def _resolve(exp, tmp_path: Path) -> list[tuple[object, TrainConfig]]:
     """Every planned GPU-scale run with its config; a fine-tune's base folder gets the base's
     config.json and a stand-in best.pt (a ResNet-50 at 448 px is not trained in a test)."""
     out = []
-    for p in exp.plan("gpu", tmp_path / "out", tmp_path / "data"):
+    for p in plan(exp, "gpu", tmp_path / "out", tmp_path / "data"):
         if p.choice is not None:
             continue
         if p.base is not None and not (p.base / "config.json").is_file():
@@ -60,7 +60,7 @@ def test_gpu_scale_plans_the_papers_setting(name: str, tmp_path: Path) -> None:
     exp = load_experiment(find_experiments()[name])
     runs = _resolve(exp, tmp_path)
     assert runs, f"{name}: no GPU-scale run planned"
-    file_runs = {r["id"]: r for r in exp.doc["run"]}
+    file_runs = {r.id: r for r in exp.runs}
     for p, cfg in runs:
         where = f"{name} run {p.run_id} seed {p.seed}"
         if name.startswith("asac"):
@@ -70,7 +70,7 @@ def test_gpu_scale_plans_the_papers_setting(name: str, tmp_path: Path) -> None:
             else:
                 _check(cfg, ASAC_FINETUNE, where)
             if cfg.method == "asac":
-                ablated = set(file_runs[p.run_id].get("options", {}))
+                ablated = set(file_runs[p.run_id].options)
                 opts = {k: v for k, v in ASAC_OPTIONS.items() if k not in ablated}
                 for key, value in opts.items():
                     got = cfg.method_options.get(key, value)

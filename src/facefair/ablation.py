@@ -21,19 +21,18 @@ from .evaluation import evaluate
 from .methods import get_method
 from .metrics import METRIC_NAMES
 from .mitigation import mitigate
+from .options import split_kv
 
 
 def parse_vary(items: list[str]) -> list[tuple[str, list[str]]]:
     """``['order=ascending,none', 'eps=0,0.01;0,0.03']`` -> [(key, values), ...]."""
     out = []
     for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--vary takes KEY=V1,V2 (or V1;V2), got {item!r}")
-        key, vals = item.split("=", 1)
+        key, vals = split_kv(item, "--vary")
         values = [v.strip() for v in (vals.split(";") if ";" in vals else vals.split(",")) if v.strip()]
         if not values:
             raise ConfigError(f"--vary {key}: no values")
-        out.append((key.strip().replace("-", "_"), values))
+        out.append((key, values))
     return out
 
 

@@ -14,28 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, FaceFairError
-
-
-def _kv(items: list[str] | None, flag: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(f"{flag} takes KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k.strip().replace("-", "_")] = _auto(v.strip())
-    return out
-
-
-def _auto(v: str) -> Any:
-    """Dataset options come as text; read numbers and booleans as such."""
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    if v.lower() in ("true", "false"):
-        return v.lower() == "true"
-    return v
+from .options import parse_kv
 
 
 def _add_data_args(p: argparse.ArgumentParser, task: bool = True) -> None:
@@ -52,7 +31,7 @@ def _add_data_args(p: argparse.ArgumentParser, task: bool = True) -> None:
 
 
 def _dataset_options(args: argparse.Namespace) -> dict[str, Any]:
-    opts = _kv(args.data_opt, "--data-opt")
+    opts = parse_kv(args.data_opt, "--data-opt")
     if args.manifest:
         opts["manifest"] = args.manifest
     return opts
@@ -276,7 +255,7 @@ def _train_config(args: argparse.Namespace) -> Any:
     if not cfg.target or not cfg.protected:
         raise ConfigError(f"dataset {cfg.dataset} needs --target and --protected")
     cfg.dataset_options = _dataset_options(args)
-    cfg.method_options = _kv(args.method_opt, "--method-opt")
+    cfg.method_options = parse_kv(args.method_opt, "--method-opt")
     if args.no_cache:
         cfg.cache = None
     elif args.cache:
@@ -447,7 +426,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import cross_tag, evaluate, evaluate_on, options_tag, output_names
 
-    options = _kv(args.method_opt, "--method-opt")
+    options = parse_kv(args.method_opt, "--method-opt")
     tag = options_tag(options)
     if args.on:
         report = evaluate_on(args.run, args.on, args.root, args.target, args.protected, args.positive, args.split,
@@ -510,7 +489,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from .experiments import find_experiments, load_experiment, parse_set, resolve, run_experiment
+    from .experiments import find_experiments, load_experiment, resolve, run_experiment
 
     if args.action == "list":
         for name, path in find_experiments().items():
@@ -523,7 +502,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         if not eq or not key.strip():
             raise ConfigError(f"--grid takes KEY=V1,V2, got {item!r}")
         only = {**(only or {}), key.strip(): [v.strip() for v in vals.split(",") if v.strip()]}
-    sets = dict(parse_set(item) for item in args.sets or [])
+    sets = parse_kv(args.sets, "--set")
     runs = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs is not None else None
     for exp in resolve(args.name):
         path = run_experiment(exp, args.out, args.scale, args.data, seeds, args.dry_run, not args.no_progress,

@@ -14,6 +14,7 @@ from typing import Any
 
 from .atomic import write_json
 from .errors import ConfigError
+from .options import check_options
 
 #: Validation metrics that may pick the best epoch (higher is better), or the last epoch.
 SELECTABLE = ("accuracy", "worst_group_accuracy", "tpr", "worst_group_tpr", "last")
@@ -95,13 +96,11 @@ class TrainConfig:
             raise ConfigError(f"--device must be auto, cpu or cuda[:N], got {self.device!r}")
 
     def override(self, options: dict[str, Any], where: str = "") -> None:
-        """Set trainer options by name (None leaves one as it is); an unknown name is an error."""
-        known = {f.name for f in dataclasses.fields(self)}
-        for k, v in options.items():
-            if k not in known:
-                raise ConfigError(f"unknown training option '{k}'" + (f" in {where}" if where else ""))
-            if v is not None:
-                setattr(self, k, v)
+        """Set trainer options by name (None leaves one as it is), each checked against its
+        declared type; an unknown name or a value of another type is an error."""
+        given = {k: v for k, v in options.items() if v is not None}
+        for k, v in check_options(type(self), given, where).items():
+            setattr(self, k, v)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -14,15 +14,16 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError, unknown_name
+from ..errors import unknown_name
 from ..models import build_model
+from ..options import coerce, declared_types
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
@@ -62,41 +63,19 @@ class MethodOptions:
 
     @classmethod
     def parse(cls, items: dict[str, Any]) -> MethodOptions:
-        """Options from ``key=value`` strings or already-typed values, type-checked."""
-        known = {f.name: f for f in fields(cls)}
+        """Options from ``key=value`` text or already-typed values, each checked against its
+        declared type (:func:`facefair.options.coerce`)."""
+        known = declared_types(cls)
         kwargs = {}
         for k, v in items.items():
             key = k.replace("-", "_")
             if key not in known:
                 raise unknown_name("option of this method", k, known)
-            default = known[key].default
-            kwargs[key] = _coerce(v, default, k)
+            kwargs[key] = coerce(v, known[key], k)
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _coerce(value: Any, default: Any, name: str) -> Any:
-    if not isinstance(value, str) or isinstance(default, str):
-        return value
-    try:
-        if isinstance(default, bool):
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, (list, tuple)):
-            cast = type(default[0]) if default else float
-            return type(default)(cast(v) for v in value.split(",") if v)
-    except ValueError:
-        raise ConfigError(f"option {name}: cannot read {value!r} as {type(default).__name__}") from None
-    return value
 
 
 class Method(ABC):

@@ -1,0 +1,79 @@
+"""What a run trains, as a comparable record: two runs with the same identity are the same
+run (one is reused, not retrained; an archived one restores), wherever each machine keeps
+its data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..config import TrainConfig
+from ..errors import ConfigError
+from ..methods import get_method
+
+#: options that do not change what is trained (how it is shown, where, how fast, and the
+#: weights record the trainer fills in)
+VOLATILE = ("progress", "workers", "threads", "device", "weights_used")
+#: identity keys a restore does not compare: where the data and cache lie on each machine, and a
+#: fine-tune's base (a run of its own, compared where it is restored or trained)
+MACHINE_KEYS = ("root", "cache", "init")
+
+
+def identity(cfg: TrainConfig, depth: int = 0) -> dict[str, Any]:
+    """What a config trains: its fields less the volatile ones, a fine-tune's ``init`` folder
+    replaced by that base's own identity (so moving or reusing a base keeps it the same), and
+    the method's options with their defaults filled in."""
+    d = cfg.to_dict()
+    for key in VOLATILE:
+        d.pop(key, None)
+    # every option spelled out: {} and {"order": "ascending"} (the default) train the same
+    d["method_options"] = dataclasses.asdict(get_method(cfg.method, cfg.method_options).options)
+    init = Path(d["init"]) / "config.json" if d.get("init") else None
+    if init is not None and init.is_file() and depth < 8:
+        d["init"] = identity(TrainConfig.load(init), depth + 1)
+    # in JSON's shapes (tuples as lists), so an identity read back from an archive compares equal
+    return json.loads(json.dumps(d))
+
+
+def same_training(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two run identities train the same, wherever each machine keeps its data. A key one of
+    them lacks (an archive written before the option existed) counts at its default value."""
+    defaults = {k: v for k, v in json.loads(json.dumps(TrainConfig().to_dict())).items() if k not in VOLATILE}
+    return ({k: v for k, v in {**defaults, **a}.items() if k not in MACHINE_KEYS}
+            == {k: v for k, v in {**defaults, **b}.items() if k not in MACHINE_KEYS})
+
+
+def find_same(root: Path, cfg: TrainConfig, skip: Path) -> Path | None:
+    """A finished run folder under ``root`` that trained exactly ``cfg`` (not ``skip``)."""
+    want = identity(cfg)
+    for saved in sorted(root.rglob("config.json")) if root.is_dir() else []:
+        folder = saved.parent
+        if folder == skip or not (folder / "metrics.json").is_file():
+            continue
+        try:
+            if identity(TrainConfig.load(saved)) == want:
+                return folder
+        except ConfigError:
+            continue
+    return None
+
+
+def link_copy(src: Path, dst: Path) -> None:
+    """Copy a run folder by hard links (a copy where linking fails), then rename into place."""
+    tmp = dst.with_name(f".{dst.name}.reuse")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for path in sorted(src.rglob("*")):
+        target = tmp / path.relative_to(src)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
+    os.replace(tmp, dst)

@@ -1,0 +1,107 @@
+"""Making the planned run folders: each trained, resumed, reused from an identical finished
+run, restored from an archive, or skipped as done; then its evaluations and the tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..config import TrainConfig
+from ..errors import ConfigError
+from ..evaluation import evaluate, evaluate_on, options_tag, output_names
+from ..trainer import train
+from .archive import read_restored, restore_archive
+from .identity import find_same, identity, link_copy
+from .plan import PlannedRun, plan
+from .results import write_results
+from .spec import CrossSpec, Experiment, default_data_dir
+
+
+def execute(run: PlannedRun, progress: bool, log: Any, pool: Path | None = None) -> str:
+    """Make one run folder: 'restored', 'done' (skipped), 'reused', 'resumed' or 'trained';
+    then its evaluations. ``pool`` is where finished runs may be reused from."""
+    if read_restored(run.folder) is not None and (run.folder / "metrics.json").is_file():
+        return "restored"  # its evaluations are the archive's (and a restored base has no config to plan from)
+    cfg = run.config()
+    cfg.progress = progress
+    saved = run.folder / "config.json"
+    status = "trained"
+    if saved.is_file():
+        if identity(TrainConfig.load(saved)) != identity(cfg):
+            raise ConfigError(f"{run.folder}: its config.json differs from the experiment's plan "
+                              "(the experiment file changed?); remove the folder or use another --out")
+        status = "done" if (run.folder / "metrics.json").is_file() else "resumed"
+    elif pool is not None and (same := find_same(pool, cfg, run.folder)) is not None:
+        link_copy(same, run.folder)
+        log(f"reusing {same} (same config)")
+        status = "reused"
+    if status in ("trained", "resumed"):
+        train(cfg, run.folder, resume=status == "resumed", log=log)
+        evaluate(run.folder, progress=progress, log=log)
+    for opts in run.evaluations:
+        if not (run.folder / output_names("test", options_tag(opts))[1]).is_file():
+            evaluate(run.folder, progress=progress, log=log, method_options=opts)
+    for c in run.cross:
+        cross_evaluate(run.folder, c, progress, log)
+    return status
+
+
+def cross_evaluate(folder: Path, c: CrossSpec, progress: bool, log: Any) -> None:
+    """One ``[[cross]]`` evaluation of a finished run, unless done or its data are absent."""
+    source = c.manifest or c.root
+    if source is not None and not Path(source).exists():
+        log(f"skipping cross-dataset evaluation on {c.dataset}: {source} not found")
+        return
+    if (folder / c.file()).is_file():
+        return
+    evaluate_on(folder, c.dataset, c.root, c.target, c.protected, c.positive, c.split,
+                {"manifest": c.manifest} if c.manifest else None, c.name, progress=progress, log=log)
+
+
+def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: str | Path | None = None,
+                   seeds: list[int] | None = None, dry_run: bool = False, progress: bool = True,
+                   log: Any = print, only: dict[str, list[str]] | None = None,
+                   sets: dict[str, Any] | None = None, runs: list[str] | None = None,
+                   restore: list[str | Path] | None = None) -> Path:
+    """Run (or resume) every planned run, then write the results tables; returns their path.
+
+    Parameters
+    ----------
+    exp: a checked experiment (:func:`load_experiment`).
+    out: the output root.
+    scale, seeds, only, sets, runs: as :func:`facefair.experiments.plan`.
+    data: the folder dataset roots are relative to (default ``$FACEFAIR_DATA`` or ``../shared/data``).
+    dry_run: list the planned runs and what is done; train nothing.
+    restore: results.json archives whose runs fill the folders not made yet.
+    """
+    out = Path(out)
+    data = Path(data) if data is not None else default_data_dir()
+    planned = plan(exp, scale, out, data, seeds, only, sets, runs)
+    if not dry_run:
+        for archive_path in restore or []:
+            restore_archive(exp, planned, archive_path, scale, sets, log)
+    changed = f", with {', '.join(f'{k}={v}' for k, v in sets.items())} over the file" if sets else ""
+    make = [p for p in planned if p.choice is None]  # a chosen row is made of these
+    log(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(make)} run(s) in {out / exp.name / scale}")
+    if dry_run:
+        for p in make:
+            log(f"  {p.folder}  {p.method}{f' from {p.base.name}' if p.base else ''}  [{_state(p, out)}]")
+        return out / exp.name / scale / "results.md"
+    for i, p in enumerate(make, start=1):
+        status = execute(p, progress, log, pool=out)
+        log(f"[{i}/{len(make)}] {p.folder}: {status}")
+    return write_results(exp, planned, out / exp.name / scale / "results.md", scale, sets)
+
+
+def _state(p: PlannedRun, out: Path) -> str:
+    """What a dry run says of a planned run: done, restored, reuse FOLDER or to run."""
+    if (p.folder / "metrics.json").is_file():
+        return "restored" if read_restored(p.folder) is not None else "done"
+    if not (p.folder / "config.json").is_file():
+        try:
+            same = find_same(out, p.config(), p.folder)
+        except ConfigError:  # a fine-tune whose base is not trained yet
+            same = None
+        if same is not None:
+            return f"reuse {same}"
+    return "to run"
