@@ -73,9 +73,9 @@ def add_task_args(ap: argparse.ArgumentParser) -> None:
 def first_train_batches(cfg: Any, n: int) -> tuple[Any, list[Any]]:
     """The task of ``cfg`` and its first ``n`` train batches, in memory on the CPU (every arm of
     a benchmark steps the same batches)."""
+    from facefair.data.from_config import load_task
     from facefair.data.loader import SplitImages, iterate, to_input
     from facefair.methods import Batch
-    from facefair.trainer import load_task
 
     task = load_task(cfg, log=lambda *_: None)
     ds = SplitImages(task, task.indices("train")[: cfg.batch_size * n], cfg.size)

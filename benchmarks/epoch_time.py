@@ -24,8 +24,10 @@ from typing import Any
 import torch
 from _common import add_task_args, stepping, task_config, task_fields, write_result
 
+from facefair.data.from_config import load_task
+from facefair.devices import resolve_device
 from facefair.methods import Batch
-from facefair.trainer import load_task, resolve_device, train
+from facefair.trainer import train
 
 CELEBA_TRAIN = 162_770  # images in the official CelebA train split (partition 0)
 

@@ -26,11 +26,11 @@ from _common import write_result
 
 from facefair.analysis.probe import frozen_features, linear_probe
 from facefair.config import TrainConfig
+from facefair.data.from_config import load_task
 from facefair.data.loader import SplitImages, iterate, to_input
 from facefair.models import build_model
 from facefair.models.backbones import IMAGENET_MEAN, IMAGENET_STD, LITE_MEAN, LITE_STD
 from facefair.models.pretrained import load_pretrained
-from facefair.trainer import load_task
 
 TASKS = {"celeba-Smiling": ("celeba", "Smiling", "Male"), "celeba-Male": ("celeba", "Male", "Young"),
          "fairface-gender": ("fairface", "gender", "race")}

@@ -20,9 +20,10 @@ import torch
 import torch.nn.functional as F
 from _common import add_task_args, task_config, task_fields, write_result
 
+from facefair.data.from_config import load_task
 from facefair.data.loader import SplitImages, iterate, random_flip, to_input
 from facefair.models import build_model
-from facefair.trainer import build_optimizer, load_task
+from facefair.trainer import build_optimizer
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ import pytest
 
 from facefair.cli import main
 from facefair.config import TrainConfig
+from facefair.data.from_config import load_task
 from facefair.errors import ConfigError
 from facefair.experiments import find_experiments, load_experiment, plan, run_experiment, seed_units
-from facefair.trainer import load_task
 
 QUIET = lambda *_: None
 
@@ -462,7 +462,7 @@ def test_a_choice_warns_where_its_window_reaches_the_constant_rule(tmp_path: Pat
 
 def test_a_chosen_row_is_its_seeds_validation_pick_and_trains_nothing(tmp_path: Path, capsys) -> None:
     from facefair.report.tables import load_metrics
-    from facefair.trainer import best_validation
+    from facefair.runfolder import best_validation
 
     text = SWEEP
     path = tmp_path / "sweep.toml"

@@ -10,10 +10,10 @@ from helpers import shared
 
 from facefair.analysis import frozen_features, linear_probe
 from facefair.config import TrainConfig
+from facefair.data.from_config import load_task
 from facefair.data.loader import SplitImages
 from facefair.models import build_model
 from facefair.models.pretrained import load_pretrained
-from facefair.trainer import load_task
 
 
 def test_probe_reads_a_planted_direction_and_not_noise() -> None:

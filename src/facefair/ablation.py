@@ -22,6 +22,7 @@ from .methods import get_method
 from .metrics import METRIC_NAMES
 from .mitigation import mitigate
 from .options import split_kv
+from .runfolder import RunFolder
 
 
 def parse_vary(items: list[str]) -> list[tuple[str, list[str]]]:
@@ -53,12 +54,12 @@ def ablate(method: str, base_run: str | Path, out: str | Path, vary: list[tuple[
             opts = {**options, key: value}
             get_method(method, opts)  # reject a bad option before any training
             run = out / _slug(key, value)
-            if (run / "metrics.json").is_file():
+            if RunFolder(run).metrics_file.is_file():
                 log(f"{run.name}: done already")
             else:
-                mitigate(method, base_run, run, opts, resume=(run / "config.json").is_file(), log=log, **overrides)
+                mitigate(method, base_run, run, opts, resume=RunFolder(run).config_file.is_file(), log=log, **overrides)
                 evaluate(run, "test", n_boot=n_boot, log=log, progress=overrides.get("progress"))
-            doc = json.loads((run / "metrics.json").read_text())
+            doc = json.loads(RunFolder(run).metrics_file.read_text())
             rows.append({"factor": key, "value": value, "run": str(run), "metrics": doc["metrics"],
                          "ci": doc.get("ci", {})})
     write_json(out / "ablation.json", {"method": method, "base": str(base_run), "rows": rows})

@@ -15,6 +15,9 @@ import torch
 from .atomic import atomic_open
 from .errors import DataError
 
+#: what a resumable ``last.pt`` holds
+CKPT_KEYS = ("model", "optimizer", "epoch", "step_in_epoch", "global_step")
+
 
 def save_atomic(obj: Any, path: str | Path) -> None:
     """``torch.save`` to ``path`` via a temporary file and an atomic rename."""

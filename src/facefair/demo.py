@@ -33,6 +33,7 @@ from .explain import explain_run
 from .metrics import FairnessReport
 from .mitigation import mitigate
 from .report.html import write_report
+from .runfolder import RunFolder
 from .trainer import train
 
 #: (run name, what it is, how it is made): "mitigate" fine-tunes the base, "train" starts afresh
@@ -61,7 +62,7 @@ def _run(name: str, how: str, method: str, options: dict[str, Any], base_cfg: Tr
          quick: bool, log: Any) -> None:
     """Train or fine-tune one step's run, resuming a finished or cut one."""
     folder = out / name
-    resume = (folder / "config.json").is_file()
+    resume = RunFolder(folder).has_config()
     if how == "mitigate":
         mitigate(method, out / "base", folder, options, resume=resume, log=log,
                  epochs=1 if quick else 3, progress=base_cfg.progress)

@@ -15,10 +15,11 @@ import numpy as np
 
 from .atomic import write_json
 from .data.base import FaceData, Task
+from .data.from_config import attach_cache
 from .data.loader import SplitImages
 from .errors import ConfigError
+from .inference import load_run, predict
 from .metrics import FairnessReport, fairness_report, write_predictions
-from .trainer import attach_cache, load_run, predict
 
 
 def output_names(split: str, tag: str = "") -> tuple[str, str]:

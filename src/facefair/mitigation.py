@@ -15,6 +15,7 @@ from typing import Any
 from .config import TrainConfig
 from .errors import ConfigError
 from .methods import get_method, registered
+from .runfolder import RunFolder
 from .trainer import RunResult, train
 
 
@@ -22,8 +23,8 @@ def mitigation_config(method: str, base_run: str | Path, options: dict[str, Any]
                       **overrides: Any) -> TrainConfig:
     """The config of fine-tuning ``base_run`` with ``method``: method defaults, then overrides."""
     base = Path(base_run)
-    cfg = TrainConfig.load(base / "config.json")
-    if not (base / "checkpoints" / "best.pt").is_file():
+    cfg = RunFolder(base).config()
+    if not RunFolder(base).checkpoint("best").is_file():
         raise ConfigError(f"{base}: no checkpoints/best.pt; train the base run first")
     cls = registered().get(method)
     get_method(method, options)  # validates the name and the options now, not mid-run
@@ -36,7 +37,7 @@ def mitigation_config(method: str, base_run: str | Path, options: dict[str, Any]
 def mitigate(method: str, base_run: str | Path, out: str | Path, options: dict[str, Any] | None = None,
              resume: bool = False, log: Any = print, **overrides: Any) -> RunResult:
     """Fine-tune ``base_run`` with ``method`` into the run folder ``out``."""
-    if resume and (Path(out) / "config.json").is_file():
-        return train(TrainConfig.load(Path(out) / "config.json"), out, resume=True, log=log)
+    if resume and RunFolder(out).has_config():
+        return train(RunFolder(out).config(), out, resume=True, log=log)
     cfg = mitigation_config(method, base_run, options, **overrides)
     return train(cfg, out, resume=resume, log=log)

@@ -17,7 +17,6 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,55 +28,24 @@ from tqdm import tqdm
 
 from . import distributed
 from .atomic import write_json, write_text
-from .checkpoint import load_checkpoint, save_atomic
+from .checkpoint import CKPT_KEYS, load_checkpoint, save_atomic
 from .config import TrainConfig
-from .data import FaceData, Task, load_cache, load_dataset
-from .data.cache import default_cache_dir
+from .data.from_config import load_task
 from .data.loader import SplitImages, iterate, n_batches, random_flip, to_input
+from .devices import autocast, cpu_has_native_bf16, resolve_device
 from .errors import ConfigError, DataError
-from .methods import Batch, Method, get_method
+from .inference import load_run, predict
+from .methods import Batch, RunSetup, get_method
 from .metrics import fairness_report
 from .models import load_backbone_weights
 from .models.pretrained import load_pretrained, sha256
-
-CKPT_KEYS = ("model", "optimizer", "epoch", "step_in_epoch", "global_step")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: CUDA is not available on this machine")
-    return torch.device(name)
+from .runfolder import RunFolder
 
 
 def seed_everything(seed: int) -> None:
     """Seed torch and numpy's legacy global state (facefair itself passes explicit RNGs)."""
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
-
-
-def load_task(cfg: TrainConfig, log: Any = print) -> Task:
-    """Dataset + task of a config, with the prepared cache attached when there is one."""
-    opts = dict(cfg.dataset_options)
-    if cfg.dataset == "synthetic":
-        opts.setdefault("size", cfg.size)
-    if cfg.dataset in ("fairface", "utkface", "manifest"):
-        opts.setdefault("split_seed", cfg.split_seed)
-    data = load_dataset(cfg.dataset, cfg.root, **opts)
-    for note in data.notes:
-        log(f"note: {note}")
-    if data.images is None and cfg.cache:
-        attach_cache(data, cfg.size, cfg.cache, log)
-    return data.task(cfg.target, cfg.protected)
-
-
-def attach_cache(data: FaceData, size: int, cache: str, log: Any = print) -> None:
-    """Use the prepared pixel cache: the named folder, or with 'auto' the default one if made."""
-    folder = default_cache_dir(data, size) if cache == "auto" else Path(cache)
-    if cache != "auto" or (folder / "meta.json").is_file():
-        data.attach_images(load_cache(data, folder))
-        log(f"using prepared cache {folder}")
 
 
 def start_weights(model: nn.Module, cfg: TrainConfig, log: Any = print) -> None:
@@ -172,92 +140,6 @@ class _Context:
         return autocast(self.cfg, self.device)
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN runs bf16 natively on this CPU: on an AVX2-only CPU (an AMD EPYC here)
-    bf16 autocast trained ResNet-18 at 7 img/s against fp32's 69; where it is native, 1.4x fp32."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # an internal check; without it, assume yes (no warning)
-        return True
-
-
-def autocast(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    """The run's autocast: bf16, fp16 or none."""
-    if cfg.bf16:
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    if cfg.fp16:
-        return torch.autocast(device.type, dtype=torch.float16)
-    return contextlib.nullcontext()
-
-
-@dataclass
-class SplitOutput:
-    """Scores and hard predictions of a model on a split, aligned with dataset indices."""
-
-    index: np.ndarray
-    y: np.ndarray
-    group: np.ndarray
-    score: np.ndarray
-    pred: np.ndarray
-
-
-@torch.no_grad()
-def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
-            device: torch.device, desc: str = "eval", pass_groups: bool = True) -> SplitOutput:
-    """Softmax score of the positive class and argmax prediction for every image of ``ds``.
-
-    ``pass_groups`` False hides the protected labels from the method (another dataset's groups).
-    In a distributed run each rank predicts every world-th image and all ranks get the whole.
-    """
-    model.eval()
-    d = distributed.current()
-    if d.enabled:
-        ds = SplitImages(ds.task, ds.indices[d.rank::d.world], ds.size)
-    keys = ("index", "y", "group", "score", "pred")
-    outs: dict[str, list[np.ndarray]] = {k: [] for k in keys}
-    bar = tqdm(iterate(ds, cfg.eval_batch_size, workers=cfg.workers,
-                       pin_memory=device.type == "cuda"), desc=desc, leave=False,
-               total=n_batches(len(ds), cfg.eval_batch_size), disable=not cfg.progress or not d.is_main,
-               unit="batch")
-    for b in bar:
-        x = to_input(b["x"], device, cfg.channels_last)
-        with autocast(cfg, device):
-            logits = method.predict_logits(model, x, b["group"].to(device) if pass_groups else None).float()
-        prob = logits.softmax(1)[:, 1]
-        outs["score"].append(prob.cpu().numpy())
-        outs["pred"].append(logits.argmax(1).cpu().numpy())
-        for k in ("index", "y", "group"):
-            outs[k].append(b[k].numpy())
-    mine = {k: np.concatenate(v) if v else np.zeros(0) for k, v in outs.items()}
-    if not d.enabled:
-        return SplitOutput(**mine)
-    parts = distributed.all_gather_arrays(mine)  # rank r holds positions r, r + world, ...
-    n = sum(len(p["index"]) for p in parts)
-    whole = {k: np.empty(n, dtype=np.result_type(*[p[k].dtype for p in parts])) for k in keys}
-    for r, p in enumerate(parts):
-        for k in keys:
-            whole[k][r::d.world] = p[k]
-    return SplitOutput(**whole)
-
-
-@dataclass
-class RunSetup:
-    """What a method's ``setup`` may read: the run's config, task, device and train data."""
-
-    cfg: TrainConfig
-    task: Task
-    device: torch.device
-    out: Path
-    train_ds: SplitImages
-    log: Any = print
-
-    def train_batches(self, batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(images on the device, protected labels) of the train split, in order, unflipped."""
-        for b in iterate(self.train_ds, batch_size or self.cfg.eval_batch_size, workers=self.cfg.workers,
-                           pin_memory=self.device.type == "cuda"):
-            yield to_input(b["x"], self.device, self.cfg.channels_last), b["group"].to(self.device)
-
-
 @dataclass
 class RunResult:
     """What :func:`train` returns: the run folder, the best epoch and its validation metrics."""
@@ -284,7 +166,7 @@ def _json_safe(d: dict[str, Any]) -> dict[str, Any]:
 
 def resolve_run_config(cfg: TrainConfig, out: Path, resume: bool) -> TrainConfig:
     """The config of a new run, or on resume the one saved in ``out`` (it wins)."""
-    cfg_path = out / "config.json"
+    cfg_path = RunFolder(out).config_file
     if cfg_path.is_file():
         if not resume:
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or "
@@ -341,13 +223,14 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
     if method.uses_protected:
         log(f"note: method {method.name} reads the protected labels ({cfg.protected}) in training")
     model = method.build_model(cfg, task)
-    last_path, best_path = out / "checkpoints" / "last.pt", out / "checkpoints" / "best.pt"
+    folder = RunFolder(out)
+    last_path, best_path = folder.checkpoint("last"), folder.checkpoint("best")
     if not cfg.init and not (resume and last_path.is_file()):  # a checkpoint or init replaces them
         start_weights(model, cfg, log)
     if cfg.init:
         init_path = Path(cfg.init)
         if init_path.is_dir():
-            init_path = init_path / "checkpoints" / "best.pt"
+            init_path = RunFolder(init_path).checkpoint("best")
         state = load_checkpoint(init_path)
         fresh = method.fresh_on_init  # parts the trained run lacks keep their initial values
         state = {**{k: v for k, v in state.items() if not k.startswith(fresh)},
@@ -370,8 +253,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
     optimizer = build_optimizer(cfg, backbone_rate(method.param_groups(model, cfg), model, cfg))
     if main:
         out.mkdir(parents=True, exist_ok=True)  # only once the task, method and model are valid
-        if not (out / "config.json").is_file():
-            cfg.save(out / "config.json")
+        if not folder.has_config():
+            cfg.save(folder.config_file)
     shard = (dist_ctx.rank, dist_ctx.world)
 
     train_ds = SplitImages(task, task.indices("train", cfg.max_train, cfg.split_seed), cfg.size)
@@ -383,14 +266,14 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
     method_gen.manual_seed(cfg.seed + 2)
     gens = {"flip": flip_gen, "method": method_gen}
     ctx = _Context(model, optimizer, cfg, device, method_gen)
-    run_setup = RunSetup(cfg, task, device, out, train_ds, log)
+    run_setup = RunSetup(cfg, task, device, out, train_ds, log, load_run)
 
     epoch, step_in_epoch, global_step = 0, 0, 0
     history: list[dict[str, Any]] = []
     best = {"epoch": -1, "score": -math.inf}
     accum = {"loss_sum": 0.0, "n": 0, "seconds": 0.0}
     if resume and main:  # a kill during a save leaves its temporary file: nothing to keep
-        for stale in (out / "checkpoints").glob(".*.tmp"):
+        for stale in last_path.parent.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
     if resume and last_path.is_file():
         ck = load_checkpoint(last_path, CKPT_KEYS)
@@ -538,27 +421,9 @@ def _fmt(v: float | None) -> str:
 
 
 def _write_log(out: Path, history: list[dict[str, Any]], best: dict[str, Any]) -> None:
-    write_text(out / "log.jsonl", "".join(json.dumps(r) + "\n" for r in history))
-    write_json(out / "best.json", best)
-
-
-def best_validation(out: str | Path) -> dict[str, Any]:
-    """The validation metrics of a run's selected epoch (``best.json``'s, read from
-    ``log.jsonl``): what a choice between runs may look at, since the test split may not be."""
-    out = Path(out)
-    try:
-        epoch = json.loads((out / "best.json").read_text())["epoch"]
-        lines = (out / "log.jsonl").read_text().splitlines()
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DataError(f"{out}: no readable best.json and log.jsonl ({e})") from None
-    for i, line in enumerate(lines, start=1):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise DataError(f"{out / 'log.jsonl'}, line {i}: not JSON") from None
-        if row.get("epoch") == epoch:
-            return {k[4:]: v for k, v in row.items() if k.startswith("val_")}
-    raise DataError(f"{out / 'log.jsonl'}: no line for the selected epoch {epoch} of best.json")
+    folder = RunFolder(out)
+    write_text(folder.log_file, "".join(json.dumps(r) + "\n" for r in history))
+    write_json(folder.best_file, best)
 
 
 def _tensorboard(out: Path) -> Any:
@@ -567,35 +432,3 @@ def _tensorboard(out: Path) -> Any:
     except Exception:  # noqa: BLE001 - tensorboard not installed: JSON log only
         return None
     return SummaryWriter(str(out / "tensorboard"))
-
-
-def load_run(out: str | Path, checkpoint: str = "best", log: Any = print,
-             method_options: dict[str, Any] | None = None
-             ) -> tuple[TrainConfig, Task, Method, nn.Module, torch.device]:
-    """Rebuild a run's task, method and model with the chosen weights ('best' or 'last').
-
-    ``method_options`` override the saved ones, for inference-time choices such as
-    FineFACE's ``inference`` rule; options that change the model's shape will not load.
-    """
-    out = Path(out)
-    cfg = TrainConfig.load(out / "config.json")
-    if method_options:
-        cfg.method_options = {**cfg.method_options, **method_options}
-    task = load_task(cfg, log)
-    method = get_method(cfg.method, cfg.method_options)
-    model = method.build_model(cfg, task)
-    path = out / "checkpoints" / f"{checkpoint}.pt"
-    if checkpoint == "last":
-        state = load_checkpoint(path, CKPT_KEYS)["model"]
-    else:
-        state = load_checkpoint(path)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        raise DataError(f"weights do not fit the run's model: {str(e).splitlines()[0]}", path) from None
-    device = resolve_device(cfg.device)
-    model.to(device)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    return cfg, task, method, model, device
-

@@ -17,14 +17,14 @@ from facefair.config import TrainConfig
 from facefair.data import load_dataset
 from facefair.data.loader import SplitImages, batch_order, to_input
 from facefair.errors import ConfigError
-from facefair.methods import Batch, get_method
+from facefair.methods import Batch, RunSetup, get_method
 from facefair.methods.adversarial_debias import debiased_gradient
 from facefair.methods.fair_mixup import mixup_pairs, positive_score
 from facefair.methods.regularized import soft_gap
 from facefair.mitigation import mitigate, mitigation_config
 from facefair.models import build_model
 from facefair.models.protected import probe_on_frozen_copy
-from facefair.trainer import RunSetup, _Context, build_optimizer
+from facefair.trainer import _Context, build_optimizer
 
 
 def quiet(*_: object) -> None:

@@ -19,10 +19,12 @@ import torch
 
 from ..atomic import write_json
 from ..attacks import ATTACKS
-from ..checkpoint import load_checkpoint
+from ..checkpoint import CKPT_KEYS, load_checkpoint
 from ..data.loader import SplitImages, iterate, to_input
 from ..errors import ConfigError
-from ..trainer import CKPT_KEYS, RunSetup, load_run
+from ..inference import load_run
+from ..methods import RunSetup
+from ..runfolder import RunFolder
 
 DEFAULT_EPS = (0.0, 0.001, 0.003, 0.01, 0.02, 0.03, 0.05)
 
@@ -30,11 +32,11 @@ DEFAULT_EPS = (0.0, 0.001, 0.003, 0.01, 0.02, 0.03, 0.05)
 def _classifier(run: Path, log: Any) -> tuple[Any, torch.nn.Module]:
     """The run's frozen protected classifier C, restored from its checkpoint."""
     cfg, task, method, model, device = load_run(run, log=log)
-    state = load_checkpoint(run / "checkpoints" / "last.pt", CKPT_KEYS).get("method") or {}
+    state = load_checkpoint(RunFolder(run).checkpoint("last"), CKPT_KEYS).get("method") or {}
     if "classifier" not in state:
         raise ConfigError(f"{run} is a '{cfg.method}' run without a protected classifier; "
                           "robustness needs an ASAC run")
-    method.load_state_dict(state, model, RunSetup(cfg, task, device, run, None, log))  # type: ignore[arg-type]
+    method.load_state_dict(state, model, RunSetup(cfg, task, device, run, None, log, load_run))  # type: ignore[arg-type]
     return (cfg, task, device, model), method.classifier
 
 
@@ -53,7 +55,7 @@ def robustness(run: str | Path, base: str | Path | None = None, eps: Sequence[fl
     base = Path(base) if base is not None else (Path(cfg.init) if cfg.init else None)
     if base is None:
         raise ConfigError(f"{run}: name the model before fine-tuning with --base RUN")
-    before = load_run(base, log=log)[3].to(device).eval()
+    before = load_run(base, log=log).model.to(device).eval()
     after.eval()
     if attack not in ATTACKS:
         raise ConfigError(f"--attack must be one of {', '.join(ATTACKS)}")

@@ -15,7 +15,7 @@ from ..atomic import write_text
 from ..config import TrainConfig
 from ..errors import ConfigError, DataError
 from ..report.tables import load_metrics
-from ..trainer import best_validation
+from ..runfolder import RunFolder, best_validation
 from .identity import identity, same_training
 
 if TYPE_CHECKING:
@@ -81,8 +81,8 @@ def archive(exp: Experiment, planned: list[PlannedRun], scale: str,
                 entry["validation"] = run_validation(p.folder)
             except DataError:
                 pass  # a run folder made before validation was logged
-            if (p.folder / "config.json").is_file():
-                entry["identity"] = identity(TrainConfig.load(p.folder / "config.json"))
+            if (p.folder / RunFolder.CONFIG).is_file():
+                entry["identity"] = identity(TrainConfig.load(p.folder / RunFolder.CONFIG))
         runs.append(entry)
     return {"experiment": exp.name, "paper": exp.paper, "scale": scale, "set": dict(sets or {}), "runs": runs}
 
@@ -126,7 +126,7 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
 
     # A base whose fine-tune still has to train is trained too: a restored folder has no weights.
     must_train = {p.base for p in reversed(planned)  # fine-tunes after their bases: walk back
-                  if p.base is not None and p.choice is None and not (p.folder / "metrics.json").is_file()
+                  if p.base is not None and p.choice is None and not (p.folder / RunFolder.METRICS).is_file()
                   and (record(p) is None or p.folder.exists())}
     for p in reversed(planned):
         if p.folder in must_train and p.base is not None:
@@ -134,7 +134,7 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
     restored = 0
     for p in planned:  # runs before the choice rows that read them
         r = record(p)
-        if (r is None or p.choice is not None or (p.folder / "metrics.json").is_file() or p.folder.exists()
+        if (r is None or p.choice is not None or (p.folder / RunFolder.METRICS).is_file() or p.folder.exists()
                 or p.folder in must_train):
             continue
         if r.get("method") != p.method or "metrics" not in r:
@@ -151,7 +151,7 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
         tmp = p.folder.with_name(f".{p.folder.name}.restore")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        write_text(tmp / "metrics.json", json.dumps(r["metrics"], indent=1) + "\n")
+        write_text(tmp / RunFolder.METRICS, json.dumps(r["metrics"], indent=1) + "\n")
         for name, cdoc in (r.get("cross") or {}).items():
             write_text(tmp / name, json.dumps(cdoc, indent=1) + "\n")
         write_text(tmp / RESTORED, json.dumps({"archive": str(path), "validation": r.get("validation"),

@@ -14,6 +14,7 @@ from typing import Any
 from ..config import TrainConfig
 from ..errors import ConfigError
 from ..methods import get_method
+from ..runfolder import RunFolder
 
 #: options that do not change what is trained (how it is shown, where, how fast, and the
 #: weights record the trainer fills in)
@@ -32,7 +33,7 @@ def identity(cfg: TrainConfig, depth: int = 0) -> dict[str, Any]:
         d.pop(key, None)
     # every option spelled out: {} and {"order": "ascending"} (the default) train the same
     d["method_options"] = dataclasses.asdict(get_method(cfg.method, cfg.method_options).options)
-    init = Path(d["init"]) / "config.json" if d.get("init") else None
+    init = Path(d["init"]) / RunFolder.CONFIG if d.get("init") else None
     if init is not None and init.is_file() and depth < 8:
         d["init"] = identity(TrainConfig.load(init), depth + 1)
     # in JSON's shapes (tuples as lists), so an identity read back from an archive compares equal
@@ -50,9 +51,9 @@ def same_training(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def find_same(root: Path, cfg: TrainConfig, skip: Path) -> Path | None:
     """A finished run folder under ``root`` that trained exactly ``cfg`` (not ``skip``)."""
     want = identity(cfg)
-    for saved in sorted(root.rglob("config.json")) if root.is_dir() else []:
+    for saved in sorted(root.rglob(RunFolder.CONFIG)) if root.is_dir() else []:
         folder = saved.parent
-        if folder == skip or not (folder / "metrics.json").is_file():
+        if folder == skip or not (folder / RunFolder.METRICS).is_file():
             continue
         try:
             if identity(TrainConfig.load(saved)) == want:

@@ -19,6 +19,7 @@ from ..metrics import LOWER_IS_BETTER
 from ..mitigation import mitigation_config
 from ..options import check_options
 from ..report.tables import fmt_value
+from ..runfolder import RunFolder
 from .archive import read_restored, run_validation
 from .spec import SCALES, CrossSpec, Experiment
 
@@ -40,7 +41,7 @@ class Choice:
     def pick(self) -> tuple[PlannedRun, str] | None:
         """The chosen run and a line saying why; None while a run it reads is unfinished."""
         runs = self.among + ([self.reference] if self.reference is not None else [])
-        if not all((p.folder / "metrics.json").is_file() for p in runs):
+        if not all((p.folder / RunFolder.METRICS).is_file() for p in runs):
             return None
         val = [run_validation(p.folder) for p in self.among]
         sign = 1.0 if self.metric in LOWER_IS_BETTER else -1.0
@@ -128,22 +129,22 @@ class PlannedRun:
 
     def _make_pick(self, choice: Choice) -> tuple[PlannedRun, str] | None:
         kept = read_restored(self.folder)
-        if kept is not None and all(read_restored(q.folder) is not None and (q.folder / "metrics.json").is_file()
+        if kept is not None and all(read_restored(q.folder) is not None and (q.folder / RunFolder.METRICS).is_file()
                                     for q in choice.among):
             chosen = [q for q in choice.among if q.run_id == kept.get("chosen")]
             if chosen:
                 return chosen[0], f"{kept['why']} (restored from {kept['archive']})"
         return choice.pick()
 
-    def done(self, metrics_file: str = "metrics.json") -> bool:
+    def done(self, metrics_file: str = RunFolder.METRICS) -> bool:
         source = self.source()
         return source is not None and (source / metrics_file).is_file()
 
-    def result(self, metrics_file: str = "metrics.json") -> str:
+    def result(self, metrics_file: str = RunFolder.METRICS) -> str:
         """What the tables read: the run folder, or the path of another evaluation's file."""
         source = self.source()
         assert source is not None, f"{self.folder}: no result yet"
-        return str(source if metrics_file == "metrics.json" else source / metrics_file)
+        return str(source if metrics_file == RunFolder.METRICS else source / metrics_file)
 
     def config(self) -> TrainConfig:
         """The run's full configuration (a fine-tune's needs its base trained first)."""

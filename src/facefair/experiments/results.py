@@ -11,6 +11,7 @@ from typing import Any
 from ..atomic import write_text
 from ..report.paper_tables import LAYOUTS
 from ..report.tables import PAPER_ORDER, interval_table, load_metrics, mean_document, seed_table
+from ..runfolder import RunFolder
 from .archive import archive
 from .plan import PlannedRun
 from .spec import Experiment
@@ -25,7 +26,7 @@ def row_label(p: PlannedRun, split: list[str] | tuple[str, ...]) -> str:
     return f"{p.label} ({', '.join(values)})" if values else p.label
 
 
-def rows(planned: list[PlannedRun], metrics_file: str = "metrics.json",
+def rows(planned: list[PlannedRun], metrics_file: str = RunFolder.METRICS,
          split: list[str] | tuple[str, ...] = ()) -> dict[str, list[str]]:
     """Label -> the evaluated runs of every seed (for the tables); with another
     ``metrics_file`` (a cross-dataset evaluation) the paths of those files. Grid keys in
@@ -33,7 +34,7 @@ def rows(planned: list[PlannedRun], metrics_file: str = "metrics.json",
     return seed_units(planned, metrics_file, split)[0]
 
 
-def seed_units(planned: list[PlannedRun], metrics_file: str = "metrics.json",
+def seed_units(planned: list[PlannedRun], metrics_file: str = RunFolder.METRICS,
                split: list[str] | tuple[str, ...] = (),
                average: list[str] | tuple[str, ...] = ()) -> tuple[dict[str, list[Any]], list[str]]:
     """Label -> one entry per seed, for spreads over seeds: the run itself, or, where grid keys

@@ -9,6 +9,7 @@ from typing import Any
 from ..config import TrainConfig
 from ..errors import ConfigError
 from ..evaluation import evaluate, evaluate_on, options_tag, output_names
+from ..runfolder import RunFolder
 from ..trainer import train
 from .archive import read_restored, restore_archive
 from .identity import find_same, identity, link_copy
@@ -20,17 +21,17 @@ from .spec import CrossSpec, Experiment, default_data_dir
 def execute(run: PlannedRun, progress: bool, log: Any, pool: Path | None = None) -> str:
     """Make one run folder: 'restored', 'done' (skipped), 'reused', 'resumed' or 'trained';
     then its evaluations. ``pool`` is where finished runs may be reused from."""
-    if read_restored(run.folder) is not None and (run.folder / "metrics.json").is_file():
+    if read_restored(run.folder) is not None and (run.folder / RunFolder.METRICS).is_file():
         return "restored"  # its evaluations are the archive's (and a restored base has no config to plan from)
     cfg = run.config()
     cfg.progress = progress
-    saved = run.folder / "config.json"
+    saved = run.folder / RunFolder.CONFIG
     status = "trained"
     if saved.is_file():
         if identity(TrainConfig.load(saved)) != identity(cfg):
             raise ConfigError(f"{run.folder}: its config.json differs from the experiment's plan "
                               "(the experiment file changed?); remove the folder or use another --out")
-        status = "done" if (run.folder / "metrics.json").is_file() else "resumed"
+        status = "done" if (run.folder / RunFolder.METRICS).is_file() else "resumed"
     elif pool is not None and (same := find_same(pool, cfg, run.folder)) is not None:
         link_copy(same, run.folder)
         log(f"reusing {same} (same config)")
@@ -95,9 +96,9 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
 
 def _state(p: PlannedRun, out: Path) -> str:
     """What a dry run says of a planned run: done, restored, reuse FOLDER or to run."""
-    if (p.folder / "metrics.json").is_file():
+    if (p.folder / RunFolder.METRICS).is_file():
         return "restored" if read_restored(p.folder) is not None else "done"
-    if not (p.folder / "config.json").is_file():
+    if not (p.folder / RunFolder.CONFIG).is_file():
         try:
             same = find_same(out, p.config(), p.folder)
         except ConfigError:  # a fine-tune whose base is not trained yet

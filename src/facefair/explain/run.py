@@ -19,7 +19,7 @@ import torch
 from ..atomic import write_json
 from ..data.loader import SplitImages, to_input
 from ..errors import ConfigError
-from ..trainer import load_run
+from ..inference import load_run
 from .base import Explainer
 from .cam import CAMExplainer
 from .figures import overlay_grid

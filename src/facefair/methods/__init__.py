@@ -17,6 +17,7 @@ from .base import (
     Batch,
     Method,
     MethodOptions,
+    RunSetup,
     StepContext,
     apply_train_defaults,
     get_method,
@@ -24,5 +25,5 @@ from .base import (
     registered,
 )
 
-__all__ = ["Batch", "Method", "MethodOptions", "StepContext", "apply_train_defaults", "get_method", "register",
+__all__ = ["Batch", "Method", "MethodOptions", "RunSetup", "StepContext", "apply_train_defaults", "get_method", "register",
            "registered"]

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..data.loader import SplitImages, iterate, to_input
 from ..errors import unknown_name
 from ..models import build_model
 from ..options import coerce, declared_types
@@ -28,7 +31,6 @@ from ..options import coerce, declared_types
 if TYPE_CHECKING:
     from ..config import TrainConfig
     from ..data import Task
-    from ..trainer import RunSetup
 
 
 @dataclass
@@ -55,6 +57,27 @@ class StepContext(Protocol):
 
     def autocast(self) -> AbstractContextManager[Any]:
         """The configured mixed-precision context (no-op in fp32)."""
+
+
+@dataclass
+class RunSetup:
+    """What a method's ``setup`` may read: the run's config, task, device and train data."""
+
+    cfg: TrainConfig
+    task: Task
+    device: torch.device
+    out: Path
+    train_ds: SplitImages
+    log: Any = print
+    #: rebuilds another trained run (:func:`facefair.runfolder.load_run`), lent by the trainer so
+    #: that a method reading one (ASAC's independent protected classifier) imports no run loading
+    load_run: Callable[..., Any] | None = None
+
+    def train_batches(self, batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(images on the device, protected labels) of the train split, in order, unflipped."""
+        for b in iterate(self.train_ds, batch_size or self.cfg.eval_batch_size, workers=self.cfg.workers,
+                           pin_memory=self.device.type == "cuda"):
+            yield to_input(b["x"], self.device, self.cfg.channels_last), b["group"].to(self.device)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from ..models.protected import ProbeClassifier, freeze, probe_on_frozen_copy
 from .base import Method, MethodOptions
 
 if TYPE_CHECKING:
-    from ..trainer import RunSetup
+    from .base import RunSetup
 
 
 @dataclass
@@ -76,9 +76,8 @@ class ProtectedAttackMethod(Method):
             self.classifier = probe_on_frozen_copy(model, batches, run.task.n_groups,
                                                    epochs=o.probe_epochs, seed=run.cfg.seed)
         else:
-            from ..trainer import load_run
-
-            ccfg, _, _, cmodel, _ = load_run(o.classifier_run, log=run.log)
+            loaded = _load(run, o.classifier_run)
+            ccfg, cmodel = loaded.cfg, loaded.model
             if ccfg.target != run.cfg.protected:
                 raise ConfigError(f"--classifier-run {o.classifier_run} predicts '{ccfg.target}', "
                                   f"not the protected attribute '{run.cfg.protected}'")
@@ -101,8 +100,13 @@ class ProtectedAttackMethod(Method):
         if state["kind"] == "probe":
             c: nn.Module = ProbeClassifier(copy.deepcopy(model), run.task.n_groups)
         else:
-            from ..trainer import load_run
-
-            c = load_run(self.options.classifier_run, log=run.log)[3]
+            c = _load(run, self.options.classifier_run).model
         c.load_state_dict(state["classifier"])
         self.use_classifier(freeze(c), state["kind"], run.device)
+
+
+def _load(run: RunSetup, folder: str) -> Any:
+    """Another trained run, through the loader the trainer lends."""
+    if run.load_run is None:
+        raise ConfigError(f"--classifier-run {folder}: this caller lends no run loader")
+    return run.load_run(folder, log=run.log)

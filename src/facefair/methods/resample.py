@@ -20,7 +20,7 @@ from .erm import ERM
 from .reweight import cell_weights
 
 if TYPE_CHECKING:
-    from ..trainer import RunSetup
+    from .base import RunSetup
 
 
 @register

@@ -20,7 +20,7 @@ from ..errors import DataError
 from .base import Batch, Method, StepContext, register
 
 if TYPE_CHECKING:
-    from ..trainer import RunSetup
+    from .base import RunSetup
 
 
 def cell_weights(y: np.ndarray, group: np.ndarray, n_classes: int, n_groups: int) -> np.ndarray:

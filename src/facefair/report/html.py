@@ -30,6 +30,7 @@ from ..atomic import write_text
 from ..errors import ConfigError
 from ..metrics import METRIC_NAMES
 from ..metrics.fairness import LOWER_IS_BETTER
+from ..runfolder import RunFolder
 from .charts import group_bars, png_bytes, tradeoff_scatter
 from .paper_tables import Table, asac_tables, attribute_tables, group_table_data
 from .tables import fmt_value, load_metrics
@@ -69,9 +70,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def load_run_doc(label: str, path: Path, setting: str = "") -> RunDoc:
     """A run folder's config, evaluation, robustness curves and explanation pictures."""
-    if not (path / "config.json").is_file():
+    if not RunFolder(path).config_file.is_file():
         raise ConfigError(f"{path}: no config.json; not a run folder")
-    doc = RunDoc(label, path, _read_json(path / "config.json"), load_metrics(path), setting=setting or label)
+    doc = RunDoc(label, path, _read_json(RunFolder(path).config_file), load_metrics(path), setting=setting or label)
     if (path / "robustness.json").is_file():
         doc.robustness = _read_json(path / "robustness.json")
     for j in sorted((path / "explain").glob("*.json")):
@@ -222,7 +223,7 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
         toc.append((anchor, heading))
         sections.append(f'<section id="{anchor}"><h2>{esc(heading)}</h2>{body}</section>')
 
-    configs = "".join(f"<details><summary>{esc(r.label)}: {esc(r.path / 'config.json')}</summary><pre>"
+    configs = "".join(f"<details><summary>{esc(r.label)}: {esc(RunFolder(r.path).config_file)}</summary><pre>"
                       f"{esc(json.dumps(r.config, indent=2, sort_keys=True))}</pre></details>" for r in runs)
     section("runs", "Runs", '<div class="wide">' + table_html(runs_table(runs), "text") + "</div>" + configs)
     level = runs[0].metrics.get("ci_level", 0.95)

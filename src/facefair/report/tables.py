@@ -15,6 +15,7 @@ from typing import Any, Union
 
 from ..errors import ConfigError, DataError
 from ..metrics import METRIC_NAMES
+from ..runfolder import RunFolder
 
 #: a run folder, a metrics file, or an evaluation document already read
 RunLike = Union[str, Path, "dict[str, Any]"]
@@ -27,7 +28,7 @@ def fmt_value(v: Any) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
 
-def metrics_path(run: str | Path, metrics_file: str = "metrics.json") -> Path:
+def metrics_path(run: str | Path, metrics_file: str = RunFolder.METRICS) -> Path:
     """A run folder's metrics file; a path to a ``.json`` file is taken as it is (a tagged
     evaluation such as ``metrics-inference-conditional.json``)."""
     path = Path(run)

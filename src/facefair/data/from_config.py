@@ -1,0 +1,34 @@
+"""The dataset and task a training config names, with its prepared pixel cache attached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..config import TrainConfig
+from .base import FaceData, Task
+from .cache import default_cache_dir, load_cache
+from .registry import load_dataset
+
+
+def load_task(cfg: TrainConfig, log: Any = print) -> Task:
+    """Dataset + task of a config, with the prepared cache attached when there is one."""
+    opts = dict(cfg.dataset_options)
+    if cfg.dataset == "synthetic":
+        opts.setdefault("size", cfg.size)
+    if cfg.dataset in ("fairface", "utkface", "manifest"):
+        opts.setdefault("split_seed", cfg.split_seed)
+    data = load_dataset(cfg.dataset, cfg.root, **opts)
+    for note in data.notes:
+        log(f"note: {note}")
+    if data.images is None and cfg.cache:
+        attach_cache(data, cfg.size, cfg.cache, log)
+    return data.task(cfg.target, cfg.protected)
+
+
+def attach_cache(data: FaceData, size: int, cache: str, log: Any = print) -> None:
+    """Use the prepared pixel cache: the named folder, or with 'auto' the default one if made."""
+    folder = default_cache_dir(data, size) if cache == "auto" else Path(cache)
+    if cache != "auto" or (folder / "meta.json").is_file():
+        data.attach_images(load_cache(data, folder))
+        log(f"using prepared cache {folder}")

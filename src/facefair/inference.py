@@ -1,0 +1,116 @@
+"""Using a trained run: :func:`load_run` rebuilds its model from the run folder, :func:`predict`
+gives its scores and predictions on a split (batched, in the run's precision, gathered over
+ranks under torchrun)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from . import distributed
+from .checkpoint import CKPT_KEYS, load_checkpoint
+from .config import TrainConfig
+from .data import Task
+from .data.from_config import load_task
+from .data.loader import SplitImages, iterate, n_batches, to_input
+from .devices import autocast, resolve_device
+from .errors import DataError
+from .methods import Method, get_method
+from .runfolder import RunFolder
+
+
+@dataclass
+class SplitOutput:
+    """Scores and hard predictions of a model on a split, aligned with dataset indices."""
+
+    index: np.ndarray
+    y: np.ndarray
+    group: np.ndarray
+    score: np.ndarray
+    pred: np.ndarray
+
+
+@torch.no_grad()
+def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
+            device: torch.device, desc: str = "eval", pass_groups: bool = True) -> SplitOutput:
+    """Softmax score of the positive class and argmax prediction for every image of ``ds``.
+
+    ``pass_groups`` False hides the protected labels from the method (another dataset's groups).
+    In a distributed run each rank predicts every world-th image and all ranks get the whole.
+    """
+    model.eval()
+    d = distributed.current()
+    if d.enabled:
+        ds = SplitImages(ds.task, ds.indices[d.rank::d.world], ds.size)
+    keys = ("index", "y", "group", "score", "pred")
+    outs: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    bar = tqdm(iterate(ds, cfg.eval_batch_size, workers=cfg.workers,
+                       pin_memory=device.type == "cuda"), desc=desc, leave=False,
+               total=n_batches(len(ds), cfg.eval_batch_size), disable=not cfg.progress or not d.is_main,
+               unit="batch")
+    for b in bar:
+        x = to_input(b["x"], device, cfg.channels_last)
+        with autocast(cfg, device):
+            logits = method.predict_logits(model, x, b["group"].to(device) if pass_groups else None).float()
+        prob = logits.softmax(1)[:, 1]
+        outs["score"].append(prob.cpu().numpy())
+        outs["pred"].append(logits.argmax(1).cpu().numpy())
+        for k in ("index", "y", "group"):
+            outs[k].append(b[k].numpy())
+    mine = {k: np.concatenate(v) if v else np.zeros(0) for k, v in outs.items()}
+    if not d.enabled:
+        return SplitOutput(**mine)
+    parts = distributed.all_gather_arrays(mine)  # rank r holds positions r, r + world, ...
+    n = sum(len(p["index"]) for p in parts)
+    whole = {k: np.empty(n, dtype=np.result_type(*[p[k].dtype for p in parts])) for k in keys}
+    for r, p in enumerate(parts):
+        for k in keys:
+            whole[k][r::d.world] = p[k]
+    return SplitOutput(**whole)
+
+
+class LoadedRun(NamedTuple):
+    """A trained run rebuilt: its config, task, method and model (on ``device``)."""
+
+    cfg: TrainConfig
+    task: Task
+    method: Method
+    model: nn.Module
+    device: torch.device
+
+
+def load_run(out: str | Path, checkpoint: str = "best", log: Any = print,
+             method_options: dict[str, Any] | None = None
+             ) -> LoadedRun:
+    """Rebuild a run's task, method and model with the chosen weights ('best' or 'last').
+
+    ``method_options`` override the saved ones, for inference-time choices such as
+    FineFACE's ``inference`` rule; options that change the model's shape will not load.
+    """
+    folder = RunFolder(out)
+    cfg = folder.config()
+    if method_options:
+        cfg.method_options = {**cfg.method_options, **method_options}
+    task = load_task(cfg, log)
+    method = get_method(cfg.method, cfg.method_options)
+    model = method.build_model(cfg, task)
+    path = folder.checkpoint(checkpoint)
+    if checkpoint == "last":
+        state = load_checkpoint(path, CKPT_KEYS)["model"]
+    else:
+        state = load_checkpoint(path)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise DataError(f"weights do not fit the run's model: {str(e).splitlines()[0]}", path) from None
+    device = resolve_device(cfg.device)
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return LoadedRun(cfg, task, method, model, device)

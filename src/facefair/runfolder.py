@@ -1,0 +1,88 @@
+"""A run folder: the one place that names its files (config, log, metrics, checkpoints) and
+reads its JSON back. No torch here: the report and table commands read run folders on
+machines without it (:func:`facefair.inference.load_run` rebuilds a trained model)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import TrainConfig
+from .errors import DataError
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The files of one run folder, by name; nothing else spells them."""
+
+    path: Path
+
+    CONFIG = "config.json"
+    LOG = "log.jsonl"
+    BEST = "best.json"
+    METRICS = "metrics.json"
+    CHECKPOINTS = "checkpoints"
+
+    def __init__(self, path: str | Path) -> None:
+        object.__setattr__(self, "path", Path(path))
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / self.LOG
+
+    @property
+    def best_file(self) -> Path:
+        return self.path / self.BEST
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / self.METRICS
+
+    def checkpoint(self, which: str = "best") -> Path:
+        """``best`` (the selected epoch's weights) or ``last`` (the resumable state)."""
+        return self.path / self.CHECKPOINTS / f"{which}.pt"
+
+    def has_config(self) -> bool:
+        return self.config_file.is_file()
+
+    def is_evaluated(self) -> bool:
+        return self.metrics_file.is_file()
+
+    def config(self) -> TrainConfig:
+        return TrainConfig.load(self.config_file)
+
+    def metrics(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.metrics_file.read_text())
+        except (OSError, ValueError) as e:
+            raise DataError(f"{self.metrics_file}: not a readable metrics document ({e})") from None
+
+    def best_validation(self) -> dict[str, Any]:
+        """The validation metrics of the selected epoch (``best.json``'s, read from
+        ``log.jsonl``): what a choice between runs may look at, since the test split may not be."""
+        return best_validation(self.path)
+
+
+def best_validation(out: str | Path) -> dict[str, Any]:
+    """The validation metrics of a run's selected epoch (``best.json``'s, read from
+    ``log.jsonl``): what a choice between runs may look at, since the test split may not be."""
+    out = Path(out)
+    try:
+        epoch = json.loads((out / RunFolder.BEST).read_text())["epoch"]
+        lines = (out / RunFolder.LOG).read_text().splitlines()
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{out}: no readable best.json and log.jsonl ({e})") from None
+    for i, line in enumerate(lines, start=1):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise DataError(f"{out / RunFolder.LOG}, line {i}: not JSON") from None
+        if row.get("epoch") == epoch:
+            return {k[4:]: v for k, v in row.items() if k.startswith("val_")}
+    raise DataError(f"{out / RunFolder.LOG}: no line for the selected epoch {epoch} of best.json")
