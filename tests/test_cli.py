@@ -95,3 +95,37 @@ def test_failed_start_leaves_no_half_run(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert main(["train", "--method", "nope", "--no-progress", "--out", str(out)]) == 2
     assert not (out / "config.json").exists()
+
+
+def test_a_usage_mistake_is_one_line_and_help_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["train"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1  # not the 40-line usage
+    assert "facefair train: error: the following arguments are required: --out" in err and "--help" in err
+    with pytest.raises(SystemExit):
+        main(["train", "--out", "x", "--bf16", "--epochs", "2.5"])
+    assert "option epochs must be an integer, got 2.5" in capsys.readouterr().err  # typed at the flag
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for text in ("training epochs (default 5)", "learning rate (default 0.001)", "--bf16, --no-bf16",
+                 "--flip, --no-flip", "(default cosine)"):
+        assert text in shown, text
+
+
+def test_ctrl_c_reaches_an_in_process_caller_and_the_console_command_exits_130(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import facefair.cli
+    from facefair.cli import evaluation
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluation, "cmd_metrics", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # pytest (or any caller) sees Ctrl-C and stops
+        main(["metrics", "predictions.csv"])
+    monkeypatch.setattr(sys, "argv", ["facefair", "metrics", "predictions.csv"])
+    with pytest.raises(SystemExit) as e:
+        facefair.cli.entry()
+    assert e.value.code == 130 and "interrupted" in capsys.readouterr().err

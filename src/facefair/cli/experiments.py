@@ -1,0 +1,100 @@
+"""``facefair experiment``, ``ablate`` and ``demo``: many runs from one command, resumable."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..options import parse_kv
+from .training import method_run_args
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("experiment", help="the experiments behind the results: list them, or run one or all "
+                                          "(resumable, skips what is done)")
+    p.add_argument("action", choices=("list", "run"))
+    p.add_argument("name", nargs="?", default="all", help="an experiment's name, a .toml file, or all")
+    p.add_argument("--scale", default="cpu", choices=("cpu", "pretrained", "gpu"),
+                   help="cpu: from scratch at the scale this 2-core machine runs; pretrained: an "
+                        "ImageNet EfficientNet-Lite0 fine-tuned on the same machine; gpu: the paper's setting")
+    p.add_argument("--out", default="runs/experiments", help="output root")
+    p.add_argument("--data", default=None, help="folder holding the datasets (default $FACEFAIR_DATA or ../shared/data)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds instead of the file's")
+    p.add_argument("--grid", action="append", metavar="KEY=V1,V2",
+                   help="only these values of a grid key, e.g. target=Smiling (repeatable)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="sets",
+                   help="override a training option of every run, e.g. bf16=false where the CPU only emulates "
+                        "bf16 (repeatable; TOML values; use another --out, the runs differ from the file's)")
+    p.add_argument("--runs", default=None, metavar="ID1,ID2",
+                   help="only these [[run]] ids of the file, e.g. erm,reweight (with the bases they fine-tune "
+                        "from); the table then has those rows")
+    p.add_argument("--restore", action="append", metavar="RESULTS.json", default=[],
+                   help="fill the run folders not made yet from this archive of an earlier run of the same "
+                        "experiment, scale and --set (a committed docs/experiments/*.json): a table split over "
+                        "machines or sessions is finished without training its done rows again (repeatable)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the file and list the planned runs and what is done; train nothing")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_experiment)
+
+    p = sub.add_parser("ablate", help="one-factor-at-a-time ablations of a method over a base run",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="NAME --from BASE_RUN --out DIR --vary KEY=V1,V2 ...")
+    p.set_defaults(func=cmd_ablate)
+
+    p = sub.add_parser("demo", help="the whole pipeline on the synthetic biased faces")
+    p.add_argument("--out", default="demo-output", help="output folder")
+    p.add_argument("--quick", action="store_true", help="a smaller, faster setting (tests)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from ..experiments import find_experiments, load_experiment, resolve, run_experiment
+
+    if args.action == "list":
+        for name, path in find_experiments().items():
+            print(f"{name:<24} {load_experiment(path).paper:<34} {path.name}")
+        return 0
+    seeds = [int(s) for s in args.seeds.split(",") if s] if args.seeds else None
+    only: dict[str, list[str]] | None = None
+    for item in args.grid or []:
+        key, eq, vals = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--grid takes KEY=V1,V2, got {item!r}")
+        only = {**(only or {}), key.strip(): [v.strip() for v in vals.split(",") if v.strip()]}
+    sets = parse_kv(args.sets, "--set")
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs is not None else None
+    for exp in resolve(args.name):
+        path = run_experiment(exp, args.out, args.scale, args.data, seeds, args.dry_run, not args.no_progress,
+                              only=only, sets=sets, runs=runs, restore=args.restore)
+        if not args.dry_run:
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from ..ablation import ablate, format_rows, parse_vary
+
+    def vary_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--vary", action="append", required=True, metavar="KEY=V1,V2",
+                       help="one table per --vary: e.g. order=ascending,descending,random,none; "
+                            "eps='0,0.001,0.01;0,0.001,0.03'; alpha=0.25,0.5,0.75")
+        p.add_argument("--bootstrap", type=int, default=1000)
+
+    margs, options, overrides = method_run_args("ablate", list(args.rest), vary_arg)
+    overrides.pop("resume", None)
+    rows = ablate(margs.name, margs.base, margs.out, parse_vary(margs.vary), options,
+                  n_boot=margs.bootstrap, **overrides)
+    print(format_rows(rows))
+    print(f"wrote {Path(margs.out) / 'ablation.json'} and ablation.md")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..demo import run_demo
+
+    run_demo(args.out, quick=args.quick, progress=not args.no_progress)
+    return 0

@@ -1,0 +1,128 @@
+"""``facefair methods``, ``train``, ``mitigate``: the methods and the one trainer."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from ..errors import unknown_name
+from .common import (
+    Parser,
+    add_config_args,
+    add_data_args,
+    add_trainer_args,
+    is_main_process,
+    train_config,
+    trainer_overrides,
+)
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("methods", help="list the training methods, one per line, name first")
+    p.add_argument("name", nargs="?", help="show this method's options and paper defaults")
+    p.set_defaults(func=cmd_methods)
+
+    p = sub.add_parser("train", help="train a model with a method")
+    add_data_args(p)
+    g = p.add_argument_group("model")
+    add_config_args(g, "model")
+    g.add_argument("--method-opt", action="append", metavar="KEY=VALUE", help="method option")
+    g.add_argument("--cache", default=None, help="prepared cache folder (default: the one 'prepare' wrote, if any)")
+    g.add_argument("--no-cache", action="store_true", help="decode images on the fly")
+    add_trainer_args(p)
+    p.add_argument("--out", required=True, help="run folder")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("mitigate", help="fine-tune a trained run with a mitigation method (e.g. asac)",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="NAME --from BASE_RUN --out RUN [options]")
+    p.set_defaults(func=cmd_mitigate)
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from ..methods import registered
+
+    methods = registered()
+    if args.name:
+        if args.name not in methods:
+            raise unknown_name("method", args.name, methods)
+        cls = methods[args.name]
+        print(f"{cls.name}: {cls.summary}")
+        print("options (train: --method-opt KEY=VALUE; mitigate: --key value):")
+        for f in dataclasses.fields(cls.Options):
+            shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+            print(f"  {f.name:<16} {shown}")
+        defaults = getattr(cls, "train_defaults", {}) or {}
+        if defaults:
+            print("trainer defaults (override with the usual flags): "
+                  + ", ".join(f"{k}={v}" for k, v in defaults.items()))
+        return 0
+    width = max(map(len, methods))
+    for name, cls in sorted(methods.items()):
+        labels = "uses protected labels" if cls.uses_protected else "no protected labels"
+        print(f"{name:<{width}}  {cls.summary} ({labels})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..trainer import train
+
+    cfg = train_config(args)
+    res = train(cfg, args.out, resume=args.resume)
+    if is_main_process():
+        print(f"done: best epoch {res.best_epoch} (validation {cfg.select} {res.best_score:.4f}); "
+              f"run folder {res.out}")
+        print(f"next: facefair evaluate {res.out}")
+    return 0
+
+
+def _method_option_args(p: argparse.ArgumentParser, options_cls: type) -> list[str]:
+    """One flag per field of a method's options dataclass (``--eps 0,0.01``, ``--no-random-start``)."""
+    g = p.add_argument_group("method options (paper defaults)")
+    names = []
+    for f in dataclasses.fields(options_cls):
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            g.add_argument(flag, dest=f"opt_{f.name}", action=argparse.BooleanOptionalAction, default=None,
+                           help=f"(default {'on' if f.default else 'off'})")
+        else:
+            shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+            g.add_argument(flag, dest=f"opt_{f.name}", default=None, metavar="VALUE", help=f"(default {shown})")
+        names.append(f.name)
+    return names
+
+
+def method_run_args(command: str, rest: list[str], extra: Any = None) -> tuple[argparse.Namespace, dict, dict]:
+    """Parse ``NAME --from BASE --out DIR [trainer options] [NAME's options]`` for mitigate."""
+    from ..methods import registered
+
+    methods = registered()
+    name = rest[0] if rest and not rest[0].startswith("-") else None
+    p = Parser(prog=f"facefair {command} {name or 'NAME'}",
+               description="Fine-tune a trained run with a mitigation method.")
+    p.add_argument("name", help=f"method: {', '.join(methods)}")
+    p.add_argument("--from", dest="base", required=True, metavar="BASE_RUN", help="the trained run to start from")
+    p.add_argument("--out", required=True, help="output folder")
+    if extra is not None:
+        extra(p)
+    add_trainer_args(p)
+    opt_names = _method_option_args(p, methods[name].Options) if name in methods else []
+    margs = p.parse_args(rest)
+    if margs.name not in methods:
+        raise unknown_name("method", margs.name, methods)
+    options = {k: getattr(margs, f"opt_{k}") for k in opt_names if getattr(margs, f"opt_{k}") is not None}
+    overrides = trainer_overrides(margs)
+    overrides["progress"] = not margs.no_progress
+    return margs, options, overrides
+
+
+def cmd_mitigate(args: argparse.Namespace) -> int:
+    from ..mitigation import mitigate
+
+    margs, options, overrides = method_run_args("mitigate", list(args.rest))
+    res = mitigate(margs.name, margs.base, margs.out, options, resume=margs.resume, **overrides)
+    if is_main_process():
+        print(f"done: best epoch {res.best_epoch}; run folder {res.out}")
+        print(f"next: facefair evaluate {res.out}")
+    return 0
