@@ -57,3 +57,22 @@ def test_demo_resumes_finished_runs(demo: tuple[Path, str], capsys) -> None:
     for n, *_ in STEPS:
         a, b = json.loads(first[n]), json.loads((out / n / "metrics.json").read_text())
         assert a["metrics"] == b["metrics"]
+
+
+def test_a_demo_cut_short_leaves_a_report_saying_how_far_it_got(tmp_path: Path, monkeypatch) -> None:
+    import facefair.demo
+
+    made = []
+    real = facefair.demo._run
+
+    def cut_after_base(name: str, *args, **kwargs) -> None:
+        if made:
+            raise KeyboardInterrupt  # Ctrl-C during the second step
+        made.append(name)
+        real(name, *args, **kwargs)
+
+    monkeypatch.setattr(facefair.demo, "_run", cut_after_base)
+    with pytest.raises(KeyboardInterrupt):
+        facefair.demo.run_demo(tmp_path / "demo", quick=True, progress=False, log=lambda *_: None)
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert f"1 of {len(STEPS)} runs done" in page and "<td>base</td>" in page and "<td>asac</td>" not in page

@@ -83,6 +83,17 @@ def summary_table(reports: dict[str, FairnessReport]) -> str:
     return "\n".join(lines)
 
 
+def _report(out: Path, names: list[str], progress_note: str) -> Path:
+    """``report.html`` over the runs made so far; ``progress_note`` says what is still missing."""
+    note = ("Synthetic cartoon faces; in training, smiling correlates with skin tone (rho = 0.8); in test they "
+            "are independent. The base model's TPR/FPR gaps between tone groups are the shortcut it learnt; "
+            "each method below tries to shrink them. Intervals: 95% bootstrap over the test split.")
+    if progress_note:
+        note += f" Demo in progress: {progress_note}."
+    return write_report([str(out / name) for name in names], out / "report.html",
+                        title="facefair demo: a planted bias, measured and mitigated", note=note)
+
+
 def run_demo(out: str | Path = "demo-output", quick: bool = False, progress: bool = True,
              log: Any = print) -> Path:
     """Run the demo into ``out``; returns the report's path."""
@@ -102,6 +113,8 @@ def run_demo(out: str | Path = "demo-output", quick: bool = False, progress: boo
         if name == "base":
             log("\nThe planted bias, base model on the test split (protected attribute: skin-tone group):")
             log(reports[name].format_table() + "\n")
+        # a report after every step: a demo cut short leaves a page to look at, saying how far it got
+        _report(out, list(reports), f"{i} of {len(STEPS)} runs done; robustness curves and explanations not yet")
     log(f"[{len(STEPS) + 1}/{len(STEPS) + 2}] robustness curves of ASAC and explanations")
     t = time.perf_counter()
     robustness(out / "asac", out / "base", n=128 if quick else 512, log=quiet)
@@ -112,12 +125,7 @@ def run_demo(out: str | Path = "demo-output", quick: bool = False, progress: boo
     seconds["robustness and explanations"] = time.perf_counter() - t
     log(f"[{len(STEPS) + 2}/{len(STEPS) + 2}] report")
     t = time.perf_counter()
-    path = write_report([str(out / name) for name, *_ in STEPS], out / "report.html",
-                        title="facefair demo: a planted bias, measured and mitigated",
-                        note="Synthetic cartoon faces; in training, smiling correlates with skin tone "
-                             "(rho = 0.8); in test they are independent. The base model's TPR/FPR gaps "
-                             "between tone groups are the shortcut it learnt; each method below tries to "
-                             "shrink them. Intervals: 95% bootstrap over the test split.")
+    path = _report(out, [name for name, *_ in STEPS], "")
     seconds["report"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
     write_json(out / "timings.json", {"quick": quick, "seconds": seconds})  # benchmarks/demo_time.py reads it

@@ -11,7 +11,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from . import distributed
 from .checkpoint import CKPT_KEYS, load_checkpoint
@@ -22,6 +21,7 @@ from .data.loader import SplitImages, iterate, n_batches, to_input
 from .devices import autocast, resolve_device
 from .errors import DataError
 from .methods import Method, get_method
+from .progress import bar as progress_bar
 from .runfolder import RunFolder
 
 
@@ -50,10 +50,9 @@ def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
         ds = SplitImages(ds.task, ds.indices[d.rank::d.world], ds.size)
     keys = ("index", "y", "group", "score", "pred")
     outs: dict[str, list[np.ndarray]] = {k: [] for k in keys}
-    bar = tqdm(iterate(ds, cfg.eval_batch_size, workers=cfg.workers,
-                       pin_memory=device.type == "cuda"), desc=desc, leave=False,
-               total=n_batches(len(ds), cfg.eval_batch_size), disable=not cfg.progress or not d.is_main,
-               unit="batch")
+    bar = progress_bar(iterate(ds, cfg.eval_batch_size, workers=cfg.workers, pin_memory=device.type == "cuda"),
+                       cfg.progress and d.is_main, desc=desc, leave=False,
+                       total=n_batches(len(ds), cfg.eval_batch_size), unit="batch")
     for b in bar:
         x = to_input(b["x"], device, cfg.channels_last)
         with autocast(cfg, device):

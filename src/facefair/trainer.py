@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from . import distributed
 from .atomic import write_json, write_text
@@ -39,6 +38,7 @@ from .methods import Batch, RunSetup, get_method
 from .metrics import fairness_report
 from .models import load_backbone_weights
 from .models.pretrained import load_pretrained, sha256
+from .progress import bar as progress_bar
 from .runfolder import RunFolder
 
 
@@ -330,8 +330,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
         batches = iterate(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch,
                           workers=cfg.workers, drop_last=True, skip=step_in_epoch,
                           weights=sample_weights, shard=shard, pin_memory=device.type == "cuda")
-        bar = tqdm(batches, total=per_epoch, initial=step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not cfg.progress or not main, unit="batch", leave=False)
+        bar = progress_bar(batches, cfg.progress and main, total=per_epoch, initial=step_in_epoch,
+                           desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
         t0 = time.perf_counter()
         for b in bar:
             x = to_input(b["x"], device, cfg.channels_last)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -41,9 +39,3 @@ def test_attributes_are_visible() -> None:
     rows, cols = np.nonzero(diff > 30)
     assert len(rows) > 0
     assert rows.min() >= 20 and 8 <= cols.min() and cols.max() <= 40  # the mouth: lower face, centre
-
-
-def test_fast_to_make() -> None:
-    t = time.perf_counter()
-    load_dataset("synthetic", n_train=2000, n_val=500, n_test=500, size=48)
-    assert time.perf_counter() - t < 10

@@ -15,10 +15,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ..atomic import write_json
 from ..errors import DataError
+from ..progress import bar as progress_bar
 from .base import FaceData
 from .images import ImageStore
 
@@ -57,7 +57,7 @@ def prepare(data: FaceData, size: int, out: str | Path | None = None, workers: i
     arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(data), size, size, 3))
     names = [str(i) for i in data.ids]
     jobs = [(data.store, names[s:s + chunk], size) for s in range(0, len(names), chunk)]
-    bar = tqdm(total=len(names), desc=f"prepare {data.name} {size}px", unit="img", disable=not progress)
+    bar = progress_bar(None, progress, total=len(names), desc=f"prepare {data.name} {size}px", unit="img")
     if workers > 1:
         with ProcessPoolExecutor(workers) as ex:
             for k, block in enumerate(ex.map(_decode_chunk, jobs)):
