@@ -77,7 +77,7 @@ def first_train_batches(cfg: Any, n: int) -> tuple[Any, list[Any]]:
     from facefair.data.loader import SplitImages, iterate, to_input
     from facefair.methods import Batch
 
-    task = load_task(cfg, log=lambda *_: None)
+    task = load_task(cfg)
     ds = SplitImages(task, task.indices("train")[: cfg.batch_size * n], cfg.size)
     return task, [Batch(to_input(b["x"], "cpu", cfg.channels_last), b["y"], b["group"], b["index"])
                   for b in iterate(ds, cfg.batch_size)]

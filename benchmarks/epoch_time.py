@@ -26,6 +26,7 @@ from _common import add_task_args, stepping, task_config, task_fields, write_res
 
 from facefair.data.from_config import load_task
 from facefair.devices import resolve_device
+from facefair.logs import captured_messages, show_messages
 from facefair.methods import Batch
 from facefair.trainer import train
 
@@ -34,7 +35,7 @@ CELEBA_TRAIN = 162_770  # images in the official CelebA train split (partition 0
 
 def random_rate(cfg: Any, device: torch.device, steps: int, rounds: int) -> list[float]:
     """Images per second of ``cfg.method`` stepping one random on-device batch, per round."""
-    task = load_task(cfg, log=lambda *_: None)
+    task = load_task(cfg)
     method, model, ctx = stepping(cfg, task, cfg.method, cfg.method_options, device)
     n = cfg.batch_size
     x = torch.rand(n, 3, cfg.size, cfg.size, device=device)
@@ -78,19 +79,13 @@ def main() -> None:
     device = resolve_device(args.device)
     cache = None if args.no_cache else (args.cache or "auto")
     arms: dict[str, dict[str, Any]] = {}
-    lines: list[str] = []  # this arm's training log
-
-    def log(msg: str) -> None:
-        lines.append(msg)
-        print(msg, flush=True)
-
+    show_messages()
     for name in args.methods.split(","):
         cfg = task_config(args, method=name, epochs=args.epochs, device=str(device), workers=args.workers,
                           max_train=args.max_train, max_val=args.max_val, cache=cache, progress=False)
-        lines.clear()
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, captured_messages() as lines:  # this arm's training log
             t = time.perf_counter()
-            res = train(cfg, tmp, log=log)
+            res = train(cfg, tmp)
             wall = time.perf_counter() - t
         source = next((ln for ln in lines if ln.startswith("using prepared cache")),
                       "no prepared cache: images decoded (or generated) every epoch")

@@ -89,7 +89,7 @@ def main() -> None:
         dataset, target, protected = TASKS[name]
         cfg = TrainConfig(dataset=dataset, root=str(Path(args.data) / dataset), target=target,
                           protected=protected, size=args.size)
-        task = load_task(cfg, log=lambda *_: None)
+        task = load_task(cfg)
         n = {"train": args.n_train, "val": args.n_val, "test": args.n_test}
         splits = {s: SplitImages(task, task.indices(s, n[s], args.seed), args.size) for s in n}
         rows = [probe(args.arch, start, norm, splits, args.seed) for start, norm in arms]

@@ -35,8 +35,7 @@ def main() -> None:
     args = ap.parse_args()
 
     cfg = task_config(args, cache=None if args.no_cache else "auto")
-    notes: list[str] = []
-    task = load_task(cfg, log=notes.append)
+    task = load_task(cfg)
     source = "prepared cache" if task.data.images is not None and task.data.store is not None else (
         "in-memory synthetic" if task.data.store is None else "JPEG decoding")
     ds = SplitImages(task, task.indices("train"), args.size)

@@ -17,8 +17,6 @@ from facefair.errors import ConfigError
 from facefair.evaluation import evaluate, evaluate_on
 from facefair.trainer import train
 
-QUIET = lambda *_: None
-
 
 def _cfg(method: str = "erm", **options) -> TrainConfig:
     return TrainConfig(dataset="synthetic", dataset_options=SYNTH, arch="tiny", size=32, batch_size=32,
@@ -28,7 +26,7 @@ def _cfg(method: str = "erm", **options) -> TrainConfig:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cross") / "run"
-    train(_cfg(), out, log=QUIET)
+    train(_cfg(), out)
     return out
 
 
@@ -39,9 +37,9 @@ def _scores(path: Path) -> dict[str, float]:
 
 def test_same_images_through_a_manifest_give_the_in_domain_scores(run: Path, tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path / "m")
-    home = evaluate(run, n_boot=0, log=QUIET)
+    home = evaluate(run, n_boot=0)
     away = evaluate_on(run, "manifest", target="smiling", protected="tone", positive="yes",
-                       dataset_options={"manifest": str(manifest)}, n_boot=50, log=QUIET)
+                       dataset_options={"manifest": str(manifest)}, n_boot=50)
     a, b = _scores(run / "predictions.csv"), _scores(run / "predictions-on-manifest.csv")
     assert a.keys() == b.keys() and len(a) == SYNTH["n_test"]
     assert max(abs(a[k] - b[k]) for k in a) < 1e-6
@@ -55,30 +53,30 @@ def test_same_images_through_a_manifest_give_the_in_domain_scores(run: Path, tmp
 def test_classes_are_matched_by_name_or_the_error_says_what_to_pass(run: Path, tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path / "m", ("not smiling", "smiling"))  # the model's own names
     evaluate_on(run, "manifest", target="smiling", protected="tone", name="same-names", n_boot=0,
-                dataset_options={"manifest": str(manifest)}, log=QUIET)
+                dataset_options={"manifest": str(manifest)})
     assert (run / "metrics-same-names.json").is_file()
     odd = write_manifest(tmp_path / "odd", ("0", "1"))
     with pytest.raises(ConfigError, match=r"none called 'smiling'.*--positive"):
         evaluate_on(run, "manifest", target="smiling", protected="tone",
-                    dataset_options={"manifest": str(odd)}, log=QUIET)
+                    dataset_options={"manifest": str(odd)})
     # flipping the positive class flips every label: accuracy becomes 1 - accuracy
     r1 = evaluate_on(run, "manifest", target="smiling", protected="tone", positive="1", name="p1", n_boot=0,
-                     dataset_options={"manifest": str(odd)}, log=QUIET)
+                     dataset_options={"manifest": str(odd)})
     r0 = evaluate_on(run, "manifest", target="smiling", protected="tone", positive="0", name="p0", n_boot=0,
-                     dataset_options={"manifest": str(odd)}, log=QUIET)
+                     dataset_options={"manifest": str(odd)})
     assert r0.overall["accuracy"] == pytest.approx(1 - r1.overall["accuracy"])
 
 
 def test_protected_labels_of_another_dataset_never_reach_the_model(tmp_path: Path) -> None:
     out = tmp_path / "di"
-    train(_cfg("domain_independent", inference="conditional"), out, log=QUIET)
+    train(_cfg("domain_independent", inference="conditional"), out)
     manifest = write_manifest(tmp_path / "m")
     with pytest.raises(ConfigError, match="conditional' needs the protected labels"):
         evaluate_on(out, "manifest", target="smiling", protected="tone", positive="yes",
-                    dataset_options={"manifest": str(manifest)}, log=QUIET)
+                    dataset_options={"manifest": str(manifest)})
     # the group-free rule works across datasets
     evaluate_on(out, "manifest", target="smiling", protected="tone", positive="yes", n_boot=0,
-                dataset_options={"manifest": str(manifest)}, log=QUIET, method_options={"inference": "sum"})
+                dataset_options={"manifest": str(manifest)}, method_options={"inference": "sum"})
     assert (out / "metrics-on-manifest-inference-sum.json").is_file()
 
 

@@ -73,6 +73,6 @@ def test_a_demo_cut_short_leaves_a_report_saying_how_far_it_got(tmp_path: Path, 
 
     monkeypatch.setattr(facefair.demo, "_run", cut_after_base)
     with pytest.raises(KeyboardInterrupt):
-        facefair.demo.run_demo(tmp_path / "demo", quick=True, progress=False, log=lambda *_: None)
+        facefair.demo.run_demo(tmp_path / "demo", quick=True, progress=False)
     page = (tmp_path / "demo" / "report.html").read_text()
     assert f"1 of {len(STEPS)} runs done" in page and "<td>base</td>" in page and "<td>asac</td>" not in page

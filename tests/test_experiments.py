@@ -17,8 +17,6 @@ from facefair.data.from_config import load_task
 from facefair.errors import ConfigError
 from facefair.experiments import find_experiments, load_experiment, plan, run_experiment, seed_units
 
-QUIET = lambda *_: None
-
 TINY = """
 [experiment]
 name = "tiny"
@@ -148,7 +146,7 @@ def test_a_tiny_experiment_runs_skips_resumes_and_refuses(tmp_path: Path, capsys
 
     path.write_text(TINY.replace("epochs = 2", "epochs = 3"))
     with pytest.raises(ConfigError, match="base-s0: its config.json differs"):
-        run_experiment(load_experiment(path), out, log=QUIET)
+        run_experiment(load_experiment(path), out)
     assert main(["experiment", "run", str(path), "--out", str(tmp_path / "fresh"), "--dry-run", "--seeds", "5"]) == 0
     assert "base-s5  erm  [to run]" in capsys.readouterr().out
 
@@ -176,7 +174,7 @@ def test_set_overrides_every_run_and_refuses_what_it_cannot_mean(tmp_path: Path,
                  "--set", "lr=0.002", "--set", "channels_last=true"]) == 0
     assert capsys.readouterr().out.count(": done") == 3  # the same --set: the same runs, skipped
     with pytest.raises(ConfigError, match="config.json differs"):  # without it: other runs, refused
-        run_experiment(load_experiment(path), out, seeds=[0], log=QUIET)
+        run_experiment(load_experiment(path), out, seeds=[0])
     exp = load_experiment(path)
     for sets, message in (({"colour": "red"}, "unknown training option 'colour' in --set"),
                           ({"bf16": "yes"}, "option bf16 must be true or false, got 'yes' in --set"),
@@ -274,7 +272,7 @@ root = "utkface"
     path.write_text(text)
     out = tmp_path / "out"
     with pytest.raises(ConfigError, match="grid target has no value nose"):
-        run_experiment(load_experiment(path), out, data=data, only={"target": ["nose"]}, log=QUIET)
+        run_experiment(load_experiment(path), out, data=data, only={"target": ["nose"]})
     assert main(["experiment", "run", str(path), "--out", str(out), "--data", str(data), "--grid", "target=smile",
                  "--seeds", "0,1", "--no-progress"]) == 0
     printed = capsys.readouterr().out
@@ -308,7 +306,7 @@ def test_results_keep_grid_values_apart_and_attribute_means_spread_over_seeds(tm
     path = tmp_path / "lr.toml"
     path.write_text(seeds + '[grid]\ntarget = ["smile"]\nlr = [0.001, 0.01]\n\n[[run]]\nid = "base"\nlabel = "Base"\n')
     out = tmp_path / "out"
-    run_experiment(load_experiment(path), out, log=QUIET)
+    run_experiment(load_experiment(path), out)
     results = (out / "tiny" / "cpu" / "results.md").read_text()
     for lr in ("0.001", "0.01"):
         acc = load_metrics(out / "tiny" / "cpu" / f"smile-{lr}" / "base-s0")["metrics"]["accuracy"]
@@ -320,7 +318,7 @@ def test_results_keep_grid_values_apart_and_attribute_means_spread_over_seeds(tm
     path = tmp_path / "attrs.toml"
     path.write_text(attrs + '[grid]\ntarget = ["smile", "hair"]\n\n[[run]]\nid = "base"\nlabel = "Base"\n')
     exp = load_experiment(path)
-    run_experiment(exp, out, log=QUIET)
+    run_experiment(exp, out)
     folder = out / "attrs" / "cpu"
     acc = {(t, s): load_metrics(folder / t / f"base-s{s}")["metrics"]["accuracy"] for t in ("smile", "hair") for s in (0, 1)}
     per_seed = [(acc["smile", s] + acc["hair", s]) / 2 for s in (0, 1)]
@@ -337,12 +335,12 @@ def test_results_keep_grid_values_apart_and_attribute_means_spread_over_seeds(tm
     doc = load_metrics(folder / "smile" / "base-s1")
     doc["warnings"] = ["every prediction is negative (0): ..."]
     (folder / "smile" / "base-s1" / "metrics.json").write_text(json.dumps(doc))
-    run_experiment(exp, out, log=QUIET)
+    run_experiment(exp, out)
     assert "- Base (target=smile), seed 1: every prediction is negative (0): ...\n" in (folder / "results.md").read_text()
     doc = load_metrics(folder / "smile" / "base-s0")  # the same warning on another seed: one line for both
     doc["warnings"] = ["every prediction is negative (0): ..."]
     (folder / "smile" / "base-s0" / "metrics.json").write_text(json.dumps(doc))
-    run_experiment(exp, out, log=QUIET)
+    run_experiment(exp, out)
     notes = [line for line in (folder / "results.md").read_text().splitlines() if line.endswith("(0): ...")]
     assert notes == ["- Base (target=smile), seeds 0, 1: every prediction is negative (0): ..."]
 
@@ -476,7 +474,7 @@ def test_a_chosen_row_is_its_seeds_validation_pick_and_trains_nothing(tmp_path: 
     results = (folder / "results.md").read_text()
     kept = {(r["run"], r["seed"]): r for r in json.loads((folder / "results.json").read_text())["runs"]}
     cfg = TrainConfig.load(folder / "base-s0" / "config.json")
-    task = load_task(cfg, log=QUIET)
+    task = load_task(cfg)
     val_rate = float(np.mean(task.y[task.indices("val", cfg.max_val, cfg.split_seed)] == 1))
     assert 0.0 < val_rate < 1.0
     for seed in (0, 1):

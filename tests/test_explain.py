@@ -21,8 +21,6 @@ from facefair.methods import get_method
 from facefair.models import FineFACENet, build_backbone, build_model
 from facefair.models.attention import class_activation_map
 
-QUIET = lambda *_: None
-
 
 def _double_model() -> torch.nn.Module:
     torch.manual_seed(0)
@@ -117,14 +115,14 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     common = {"dataset": "synthetic", "dataset_options": {"n_train": 128, "n_val": 64, "n_test": 64},
               "arch": "tiny", "size": 32, "epochs": 1, "batch_size": 32, "progress": False}
-    train(TrainConfig(**common), root / "base", log=QUIET)  # type: ignore[arg-type]
+    train(TrainConfig(**common), root / "base")  # type: ignore[arg-type]
     train(TrainConfig(method="fineface", method_options={"width": 16, "hidden": 8}, **common),  # type: ignore[arg-type]
-          root / "ff", log=QUIET)
+          root / "ff")
     return root
 
 
 def test_explain_draws_fineface_beside_its_baseline(two_runs: Path) -> None:
-    png = explain_run(two_runs / "ff", "cam", compare=two_runs / "base", n=5, batch_size=2, log=QUIET)
+    png = explain_run(two_runs / "ff", "cam", compare=two_runs / "base", n=5, batch_size=2)
     doc = json.loads((two_runs / "ff" / "explain" / "cam.json").read_text())
     # the reference first, so a row reads before -> after
     assert doc["columns"] == ["base:\nGrad-CAM", "ff:\nexpert 1", "ff:\nexpert 2", "ff:\nexpert 3", "ff:\noverall"]
@@ -132,12 +130,12 @@ def test_explain_draws_fineface_beside_its_baseline(two_runs: Path) -> None:
     assert set(doc["scores"]) == {"base", "ff"} and all(0 <= s <= 1 for s in doc["scores"]["ff"])
     with Image.open(png) as im:
         assert im.format == "PNG" and im.width > im.height  # 6 columns, 5 rows
-    chosen = explain_run(two_runs / "base", "cam", ids=doc["ids"][:2], out=two_runs / "e", log=QUIET)
+    chosen = explain_run(two_runs / "base", "cam", ids=doc["ids"][:2], out=two_runs / "e")
     assert json.loads(chosen.with_suffix(".json").read_text())["ids"] == doc["ids"][:2]
     with pytest.raises(ConfigError, match="not in dataset"):
-        explain_run(two_runs / "base", "cam", ids=["no_such_image"], log=QUIET)
+        explain_run(two_runs / "base", "cam", ids=["no_such_image"])
     with pytest.raises(ConfigError, match="--method"):
-        explain_run(two_runs / "base", "shap", log=QUIET)
+        explain_run(two_runs / "base", "shap")
 
 
 def test_ig_side_by_side_is_batch_size_independent(two_runs: Path, capsys: pytest.CaptureFixture[str]) -> None:

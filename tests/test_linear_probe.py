@@ -37,7 +37,7 @@ def test_lite0_imagenet_features_beat_a_random_network_on_celeba_smiling() -> No
     is the full version: three tasks, more images, 96 px)."""
     root = shared("celeba")
     cfg = TrainConfig(dataset="celeba", root=str(root), target="Smiling", protected="Male", size=64, cache=None)
-    task = load_task(cfg, log=lambda *_: None)
+    task = load_task(cfg)
     n = {"train": 600, "val": 200, "test": 400}
     splits = {s: SplitImages(task, task.indices(s, k, 0), 64) for s, k in n.items()}
     acc = {}

@@ -15,22 +15,18 @@ from facefair.errors import ConfigError
 from facefair.mitigation import mitigate
 
 
-def quiet(*_: object) -> None:
-    pass
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     cfg = TrainConfig(arch="tiny", size=32, epochs=2, batch_size=32, progress=False,
                       dataset_options={"n_train": 256, "n_val": 64, "n_test": 96})
-    train(cfg, root / "base", log=quiet)
-    mitigate("asac", root / "base", root / "asac", {"eps": "0,0.03"}, epochs=1, log=quiet, progress=False)
+    train(cfg, root / "base")
+    mitigate("asac", root / "base", root / "asac", {"eps": "0,0.03"}, epochs=1, progress=False)
     return root
 
 
 def test_robustness_view(runs: Path) -> None:
-    doc = robustness(runs / "asac", eps=[0.01, 0.05], n=64, log=quiet)
+    doc = robustness(runs / "asac", eps=[0.01, 0.05], n=64)
     assert doc["eps"] == [0.0, 0.01, 0.05] and doc["n"] == 64
     for side in ("before", "after"):
         assert doc[side]["flip"][0] == 0.0  # eps 0 is the clean image: nothing flips
@@ -39,7 +35,7 @@ def test_robustness_view(runs: Path) -> None:
     assert (runs / "asac" / "robustness.png").stat().st_size > 1000
     assert json.loads((runs / "asac" / "robustness.json").read_text())["base"] == str(runs / "base")
     with pytest.raises(ConfigError, match="without a protected classifier"):
-        robustness(runs / "base", base=runs / "base", log=quiet)
+        robustness(runs / "base", base=runs / "base")
 
 
 def test_parse_vary() -> None:
@@ -69,7 +65,7 @@ def test_seed_table(runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[st
 
     from facefair import evaluate
 
-    evaluate(runs / "base", n_boot=0, progress=False, log=quiet)
+    evaluate(runs / "base", n_boot=0, progress=False)
     for s, acc in (("a", 0.8), ("b", 0.9)):
         d = tmp_path / f"r-{s}"
         d.mkdir()

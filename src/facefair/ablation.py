@@ -11,6 +11,7 @@ resumes. The rows (every SPEC metric on the test split) go to ``OUT/ablation.jso
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from .metrics import METRIC_NAMES
 from .mitigation import mitigate
 from .options import split_kv
 from .runfolder import RunFolder
+
+log = logging.getLogger(__name__)
 
 
 def parse_vary(items: list[str]) -> list[tuple[str, list[str]]]:
@@ -42,7 +45,7 @@ def _slug(key: str, value: str) -> str:
 
 
 def ablate(method: str, base_run: str | Path, out: str | Path, vary: list[tuple[str, list[str]]],
-           options: dict[str, Any] | None = None, n_boot: int = 1000, log: Any = print,
+           options: dict[str, Any] | None = None, n_boot: int = 1000,
            **overrides: Any) -> list[dict[str, Any]]:
     """Run (or reuse) every variant and return its rows; also writes the JSON and a table."""
     out = Path(out)
@@ -55,10 +58,10 @@ def ablate(method: str, base_run: str | Path, out: str | Path, vary: list[tuple[
             get_method(method, opts)  # reject a bad option before any training
             run = out / _slug(key, value)
             if RunFolder(run).metrics_file.is_file():
-                log(f"{run.name}: done already")
+                log.info(f"{run.name}: done already")
             else:
-                mitigate(method, base_run, run, opts, resume=RunFolder(run).config_file.is_file(), log=log, **overrides)
-                evaluate(run, "test", n_boot=n_boot, log=log, progress=overrides.get("progress"))
+                mitigate(method, base_run, run, opts, resume=RunFolder(run).config_file.is_file(), **overrides)
+                evaluate(run, "test", n_boot=n_boot, progress=overrides.get("progress"))
             doc = json.loads(RunFolder(run).metrics_file.read_text())
             rows.append({"factor": key, "value": value, "run": str(run), "metrics": doc["metrics"],
                          "ci": doc.get("ci", {})})

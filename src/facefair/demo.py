@@ -21,6 +21,7 @@ smaller setting; the full one stays well under 10 minutes on 2 CPU cores
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from .mitigation import mitigate
 from .report.html import write_report
 from .runfolder import RunFolder
 from .trainer import train
+
+log = logging.getLogger(__name__)
 
 #: (run name, what it is, how it is made): "mitigate" fine-tunes the base, "train" starts afresh
 STEPS: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
@@ -59,18 +62,18 @@ def demo_config(quick: bool = False, progress: bool = True) -> TrainConfig:
 
 
 def _run(name: str, how: str, method: str, options: dict[str, Any], base_cfg: TrainConfig, out: Path,
-         quick: bool, log: Any) -> None:
+         quick: bool) -> None:
     """Train or fine-tune one step's run, resuming a finished or cut one."""
     folder = out / name
     resume = RunFolder(folder).has_config()
     if how == "mitigate":
-        mitigate(method, out / "base", folder, options, resume=resume, log=log,
+        mitigate(method, out / "base", folder, options, resume=resume,
                  epochs=1 if quick else 3, progress=base_cfg.progress)
         return
     cfg = dataclasses.replace(base_cfg, method=method, method_options=dict(options))
     # FineFACE from scratch: the base's Adam and rate for every part (the paper's small
     # backbone rate is for a pretrained backbone; with it a fresh one learns only the shortcut)
-    train(cfg, folder, resume=resume, log=log)
+    train(cfg, folder, resume=resume)
 
 
 def summary_table(reports: dict[str, FairnessReport]) -> str:
@@ -94,48 +97,46 @@ def _report(out: Path, names: list[str], progress_note: str) -> Path:
                         title="facefair demo: a planted bias, measured and mitigated", note=note)
 
 
-def run_demo(out: str | Path = "demo-output", quick: bool = False, progress: bool = True,
-             log: Any = print) -> Path:
+def run_demo(out: str | Path = "demo-output", quick: bool = False, progress: bool = True) -> Path:
     """Run the demo into ``out``; returns the report's path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     base_cfg = demo_config(quick, progress)
-    quiet = (lambda *_: None) if not progress else log
     t0 = time.perf_counter()
     reports: dict[str, FairnessReport] = {}
     seconds: dict[str, float] = {}
     for i, (name, what, how, method, options) in enumerate(STEPS, start=1):
-        log(f"[{i}/{len(STEPS) + 2}] {what} ({how} '{method}') -> {out / name}")
+        log.info(f"[{i}/{len(STEPS) + 2}] {what} ({how} '{method}') -> {out / name}")
         t = time.perf_counter()
-        _run(name, how, method, options, base_cfg, out, quick, quiet)
-        reports[name] = evaluate(out / name, "test", n_boot=200 if quick else 1000, progress=progress, log=quiet)
+        _run(name, how, method, options, base_cfg, out, quick)
+        reports[name] = evaluate(out / name, "test", n_boot=200 if quick else 1000, progress=progress)
         seconds[name] = time.perf_counter() - t
         if name == "base":
-            log("\nThe planted bias, base model on the test split (protected attribute: skin-tone group):")
-            log(reports[name].format_table() + "\n")
+            log.info("\nThe planted bias, base model on the test split (protected attribute: skin-tone group):")
+            log.info(reports[name].format_table() + "\n")
         # a report after every step: a demo cut short leaves a page to look at, saying how far it got
         _report(out, list(reports), f"{i} of {len(STEPS)} runs done; robustness curves and explanations not yet")
-    log(f"[{len(STEPS) + 1}/{len(STEPS) + 2}] robustness curves of ASAC and explanations")
+    log.info(f"[{len(STEPS) + 1}/{len(STEPS) + 2}] robustness curves of ASAC and explanations")
     t = time.perf_counter()
-    robustness(out / "asac", out / "base", n=128 if quick else 512, log=quiet)
+    robustness(out / "asac", out / "base", n=128 if quick else 512)
     n_img = 3 if quick else 6
-    explain_run(out / "asac", "ig", compare=out / "base", n=n_img, log=quiet, steps=16 if quick else 32)
-    explain_run(out / "fineface", "cam", compare=out / "base", n=n_img, log=quiet)
-    explain_run(out / "base", "cam", n=n_img, log=quiet)
+    explain_run(out / "asac", "ig", compare=out / "base", n=n_img, steps=16 if quick else 32)
+    explain_run(out / "fineface", "cam", compare=out / "base", n=n_img)
+    explain_run(out / "base", "cam", n=n_img)
     seconds["robustness and explanations"] = time.perf_counter() - t
-    log(f"[{len(STEPS) + 2}/{len(STEPS) + 2}] report")
+    log.info(f"[{len(STEPS) + 2}/{len(STEPS) + 2}] report")
     t = time.perf_counter()
     path = _report(out, [name for name, *_ in STEPS], "")
     seconds["report"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
     write_json(out / "timings.json", {"quick": quick, "seconds": seconds})  # benchmarks/demo_time.py reads it
-    log("\nEvery run on the test split (lower gaps are fairer):")
-    log(summary_table(reports))
+    log.info("\nEvery run on the test split (lower gaps are fairer):")
+    log.info(summary_table(reports))
     best = min((k for k in reports if k != "base"), key=lambda k: reports[k].overall["equalized_odds_mean"])
     b, m = reports["base"].overall, reports[best].overall
-    log(f"\nLargest bias reduction: {best}: DEO {b['equalized_odds_mean']:.3f} -> {m['equalized_odds_mean']:.3f}, "
+    log.info(f"\nLargest bias reduction: {best}: DEO {b['equalized_odds_mean']:.3f} -> {m['equalized_odds_mean']:.3f}, "
         f"accuracy {b['accuracy']:.3f} -> {m['accuracy']:.3f}")
-    log(f"\nreport: {path.resolve()}")
-    log(f"runs: {out.resolve()} (one folder per method: config.json, metrics.json, predictions.csv, log.jsonl)")
-    log(f"took {seconds['total']:.0f} s")
+    log.info(f"\nreport: {path.resolve()}")
+    log.info(f"runs: {out.resolve()} (one folder per method: config.json, metrics.json, predictions.csv, log.jsonl)")
+    log.info(f"took {seconds['total']:.0f} s")
     return path

@@ -8,6 +8,7 @@ options (e.g. FineFACE's ``inference=raw``) appends a tag: ``metrics-inference-r
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from .data.loader import SplitImages
 from .errors import ConfigError
 from .inference import load_run, predict
 from .metrics import FairnessReport, fairness_report, write_predictions
+
+log = logging.getLogger(__name__)
 
 
 def output_names(split: str, tag: str = "") -> tuple[str, str]:
@@ -38,14 +41,14 @@ def _safe(text: str) -> str:
 
 
 def evaluate(run: str | Path, split: str = "test", checkpoint: str = "best", n_boot: int = 1000,
-             ci_level: float = 0.95, progress: bool | None = None, log: Any = print,
+             ci_level: float = 0.95, progress: bool | None = None,
              method_options: dict[str, Any] | None = None) -> FairnessReport:
     """Predict ``split`` with the run's selected weights and write predictions and metrics.
 
     ``method_options`` override the run's method options for this evaluation only.
     """
     run = Path(run)
-    cfg, task, method, model, device = load_run(run, checkpoint, log, method_options)
+    cfg, task, method, model, device = load_run(run, checkpoint, method_options)
     if progress is not None:
         cfg.progress = progress
     ds = SplitImages(task, task.indices(split), cfg.size)
@@ -105,7 +108,7 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
                 protected: str | None = None, positive: str | None = None, split: str = "test",
                 dataset_options: dict[str, Any] | None = None, name: str | None = None,
                 checkpoint: str = "best", n_boot: int = 1000, ci_level: float = 0.95,
-                progress: bool | None = None, log: Any = print,
+                progress: bool | None = None,
                 method_options: dict[str, Any] | None = None) -> FairnessReport:
     """Cross-dataset evaluation: a run's model on another dataset's ``split`` (FineFACE Table 3).
 
@@ -118,7 +121,7 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
     from .data.registry import load_dataset
 
     run = Path(run)
-    cfg, train_task, method, model, device = load_run(run, checkpoint, log, method_options)
+    cfg, train_task, method, model, device = load_run(run, checkpoint, method_options)
     if progress is not None:
         cfg.progress = progress
     opts = dict(dataset_options or {})
@@ -126,9 +129,9 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
         opts.setdefault("split_seed", cfg.split_seed)
     data = load_dataset(dataset, root, **opts)
     for note in data.notes:
-        log(f"note: {note}")
+        log.info(f"note: {note}")
     if data.images is None:
-        attach_cache(data, cfg.size, "auto", log)
+        attach_cache(data, cfg.size, "auto")
     target = target or cfg.target
     protected = protected or cfg.protected
     task = cross_task(data, target, protected, train_task.y_classes[1], positive)

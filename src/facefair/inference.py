@@ -4,6 +4,7 @@ ranks under torchrun)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -23,6 +24,8 @@ from .errors import DataError
 from .methods import Method, get_method
 from .progress import bar as progress_bar
 from .runfolder import RunFolder
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,7 +87,7 @@ class LoadedRun(NamedTuple):
     device: torch.device
 
 
-def load_run(out: str | Path, checkpoint: str = "best", log: Any = print,
+def load_run(out: str | Path, checkpoint: str = "best",
              method_options: dict[str, Any] | None = None
              ) -> LoadedRun:
     """Rebuild a run's task, method and model with the chosen weights ('best' or 'last').
@@ -96,7 +99,7 @@ def load_run(out: str | Path, checkpoint: str = "best", log: Any = print,
     cfg = folder.config()
     if method_options:
         cfg.method_options = {**cfg.method_options, **method_options}
-    task = load_task(cfg, log)
+    task = load_task(cfg)
     method = get_method(cfg.method, cfg.method_options)
     model = method.build_model(cfg, task)
     path = folder.checkpoint(checkpoint)

@@ -9,6 +9,7 @@ replaced, and ``init`` pointing at the base run's selected weights. ``evaluate``
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from .errors import ConfigError
 from .methods import get_method, registered
 from .runfolder import RunFolder
 from .trainer import RunResult, train
+
+log = logging.getLogger(__name__)
 
 
 def mitigation_config(method: str, base_run: str | Path, options: dict[str, Any] | None = None,
@@ -35,9 +38,9 @@ def mitigation_config(method: str, base_run: str | Path, options: dict[str, Any]
 
 
 def mitigate(method: str, base_run: str | Path, out: str | Path, options: dict[str, Any] | None = None,
-             resume: bool = False, log: Any = print, **overrides: Any) -> RunResult:
+             resume: bool = False, **overrides: Any) -> RunResult:
     """Fine-tune ``base_run`` with ``method`` into the run folder ``out``."""
     if resume and RunFolder(out).has_config():
-        return train(RunFolder(out).config(), out, resume=True, log=log)
+        return train(RunFolder(out).config(), out, resume=True)
     cfg = mitigation_config(method, base_run, options, **overrides)
-    return train(cfg, out, resume=resume, log=log)
+    return train(cfg, out, resume=resume)

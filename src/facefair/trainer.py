@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from .models.pretrained import load_pretrained, sha256
 from .progress import bar as progress_bar
 from .runfolder import RunFolder
 
+log = logging.getLogger(__name__)
+
 
 def seed_everything(seed: int) -> None:
     """Seed torch and numpy's legacy global state (facefair itself passes explicit RNGs)."""
@@ -48,19 +51,19 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
-def start_weights(model: nn.Module, cfg: TrainConfig, log: Any = print) -> None:
+def start_weights(model: nn.Module, cfg: TrainConfig) -> None:
     """Load the backbone's starting weights (``--pretrained`` or ``--weights``) and record in
     ``cfg.weights_used`` which file they came from (name, path, sha256)."""
     if cfg.pretrained:
         record = load_pretrained(model.backbone, cfg.pretrained)
-        log(f"backbone starts from {record['name']} (sha256 {record['sha256'][:12]}..., {record['file']})")
+        log.info(f"backbone starts from {record['name']} (sha256 {record['sha256'][:12]}..., {record['file']})")
         if not record["sha256_matches_name"]:
-            log(f"warning: {record['file']}: its sha256 does not start with the digits in its name; "
+            log.info(f"warning: {record['file']}: its sha256 does not start with the digits in its name; "
                 "the file is not the one published under that name")
         cfg.weights_used = record
     elif cfg.weights:
         ignored = load_backbone_weights(model.backbone, cfg.weights)
-        log(f"loaded backbone weights from {cfg.weights} ({len(ignored)} non-backbone keys ignored)")
+        log.info(f"loaded backbone weights from {cfg.weights} ({len(ignored)} non-backbone keys ignored)")
         cfg.weights_used = {"name": "file", "file": str(Path(cfg.weights).resolve()),
                             "sha256": sha256(Path(cfg.weights)), "ignored_keys": len(ignored)}
 
@@ -180,7 +183,7 @@ def resolve_run_config(cfg: TrainConfig, out: Path, resume: bool) -> TrainConfig
     return cfg
 
 
-def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = print,
+def train(cfg: TrainConfig, out: str | Path, resume: bool = False,
           stop_after_steps: int | None = None) -> RunResult:
     """Train ``cfg.method`` on ``cfg``'s task into the run folder ``out``.
 
@@ -191,8 +194,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
     out = Path(out)
     dist_ctx, device = distributed.setup(resolve_device(cfg.device))
     try:
-        result = _train(cfg, out, resume, log if dist_ctx.is_main else _silent, stop_after_steps,
-                        dist_ctx, device)
+        result = _train(cfg, out, resume, stop_after_steps, dist_ctx, device)
     except BaseException:
         if dist_ctx.enabled:
             distributed.shutdown(sync=False)
@@ -202,11 +204,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, log: Any = pr
     return result
 
 
-def _silent(*_: Any, **__: Any) -> None:
-    """The log of ranks other than 0: one voice per job."""
-
-
-def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps: int | None,
+def _train(cfg: TrainConfig, out: Path, resume: bool, stop_after_steps: int | None,
            dist_ctx: distributed.Dist, device: torch.device) -> RunResult:
     main = dist_ctx.is_main
     cfg = resolve_run_config(cfg, out, resume)
@@ -218,15 +216,15 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
-    task = load_task(cfg, log)
+    task = load_task(cfg)
     method = get_method(cfg.method, cfg.method_options)
     if method.uses_protected:
-        log(f"note: method {method.name} reads the protected labels ({cfg.protected}) in training")
+        log.info(f"note: method {method.name} reads the protected labels ({cfg.protected}) in training")
     model = method.build_model(cfg, task)
     folder = RunFolder(out)
     last_path, best_path = folder.checkpoint("last"), folder.checkpoint("best")
     if not cfg.init and not (resume and last_path.is_file()):  # a checkpoint or init replaces them
-        start_weights(model, cfg, log)
+        start_weights(model, cfg)
     if cfg.init:
         init_path = Path(cfg.init)
         if init_path.is_dir():
@@ -239,11 +237,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
             model.load_state_dict(state)
         except RuntimeError as e:
             raise DataError(f"weights do not fit this model: {str(e).splitlines()[0]}", init_path) from None
-        log(f"initialised the model from {init_path}" + (f" ({', '.join(fresh)}* start fresh)" if fresh else ""))
+        log.info(f"initialised the model from {init_path}" + (f" ({', '.join(fresh)}* start fresh)" if fresh else ""))
     if dist_ctx.enabled and cfg.sync_bn and method.sync_bn:
         model = distributed.convert_sync_batchnorm(model, device)
     elif dist_ctx.enabled and cfg.sync_bn:
-        log(f"note: {method.name} keeps per-rank BatchNorm statistics (its forwards differ by rank)")
+        log.info(f"note: {method.name} keeps per-rank BatchNorm statistics (its forwards differ by rank)")
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -266,7 +264,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
     method_gen.manual_seed(cfg.seed + 2)
     gens = {"flip": flip_gen, "method": method_gen}
     ctx = _Context(model, optimizer, cfg, device, method_gen)
-    run_setup = RunSetup(cfg, task, device, out, train_ds, log, load_run)
+    run_setup = RunSetup(cfg, task, device, out, train_ds, load_run)
 
     epoch, step_in_epoch, global_step = 0, 0, 0
     history: list[dict[str, Any]] = []
@@ -285,7 +283,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
             accum = {**accum, "loss_sum": 0.0, "n": 0}
         _restore_rng(ck["rng"], gens)
         method.load_state_dict(ck.get("method", {}), model, run_setup)
-        log(f"resuming {out} at epoch {epoch + 1}, step {step_in_epoch} of {per_epoch}")
+        log.info(f"resuming {out} at epoch {epoch + 1}, step {step_in_epoch} of {per_epoch}")
     else:
         method.setup(model, run_setup)
     sample_weights = method.sample_weights(run_setup)
@@ -307,19 +305,19 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
 
     writer = _tensorboard(out) if main else None
     steps_this_call = 0
-    log(f"training {method.name} on {cfg.dataset}:{cfg.target} (protected {cfg.protected}), "
+    log.info(f"training {method.name} on {cfg.dataset}:{cfg.target} (protected {cfg.protected}), "
         f"{cfg.arch}{f' ({cfg.pretrained})' if cfg.pretrained and not cfg.init else ''} {cfg.size}px, "
         f"{len(train_ds)} train / {len(val_ds)} val images, "
         f"{cfg.epochs} epochs on {device}")
     if device.type == "cuda" and cfg.workers == 0:
-        log("note: no loader workers: the GPU waits while each batch is gathered and copied; "
+        log.info("note: no loader workers: the GPU waits while each batch is gathered and copied; "
             "--workers 6 pins and prefetches batches during the step (1.35x on an H200)")
     if cfg.bf16 and device.type == "cpu" and not cpu_has_native_bf16():
-        log("warning: this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 autocast is emulated and "
+        log.info("warning: this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 autocast is emulated and "
             "about 10x slower than fp32 here; train without --bf16 (experiments: --set bf16=false)")
     while epoch < cfg.epochs:
         if cfg.patience and step_in_epoch == 0 and _epochs_without_gain(history, cfg.select) >= cfg.patience:
-            log(f"early stop after epoch {epoch}: validation {cfg.select} has not improved for {cfg.patience} "
+            log.info(f"early stop after epoch {epoch}: validation {cfg.select} has not improved for {cfg.patience} "
                 f"epochs (selected: epoch {best['epoch']})")
             break
         if step_in_epoch == 0:
@@ -393,7 +391,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log: Any, stop_after_steps
             for k, v in row.items():
                 if isinstance(v, (int, float)) and k != "epoch":
                     writer.add_scalar(k, v, epoch)
-        log(f"epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, val accuracy "
+        log.info(f"epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, val accuracy "
             f"{row['val_accuracy']:.4f}, val EOpp gap {_fmt(row['val_equal_opportunity_diff'])}, "
             f"{row['train_img_per_s']:.0f} img/s")
     if writer is not None:

@@ -21,10 +21,6 @@ from facefair.models.protected import probe_on_frozen_copy
 from facefair.trainer import _Context, build_optimizer
 
 
-def quiet(*_: object) -> None:
-    pass
-
-
 def setup_asac(options: dict, seed: int = 0):
     torch.manual_seed(seed)
     model = build_model("tiny")
@@ -122,21 +118,21 @@ def small(**kw) -> TrainConfig:
 
 
 def test_mitigate_end_to_end_and_resume(tmp_path: Path) -> None:
-    train(small(), tmp_path / "base", log=quiet)
+    train(small(), tmp_path / "base")
     res = mitigate("asac", tmp_path / "base", tmp_path / "asac", {"eps": "0,0.01"}, epochs=2,
-                   checkpoint_every=3, log=quiet)
+                   checkpoint_every=3)
     cfg = json.loads((tmp_path / "asac" / "config.json").read_text())
     assert cfg["method"] == "asac" and cfg["init"] == str(tmp_path / "base") and cfg["schedule"] == "constant"
-    rep = evaluate(tmp_path / "asac", n_boot=0, progress=False, log=quiet)
+    rep = evaluate(tmp_path / "asac", n_boot=0, progress=False)
     assert rep.n == 128 and res.best_epoch >= 1
     # a killed mitigation resumes exactly (C is restored from the checkpoint, not refitted)
     mitigate("asac", tmp_path / "base", tmp_path / "cut", {"eps": "0,0.01"}, epochs=2,
-             checkpoint_every=3, log=quiet)
+             checkpoint_every=3)
     from facefair.checkpoint import load_checkpoint
 
     w_full = load_checkpoint(tmp_path / "asac" / "checkpoints" / "last.pt")["model"]
-    train(TrainConfig.load(tmp_path / "cut" / "config.json"), tmp_path / "cut2", log=quiet,
+    train(TrainConfig.load(tmp_path / "cut" / "config.json"), tmp_path / "cut2",
           stop_after_steps=5)
-    mitigate("asac", tmp_path / "base", tmp_path / "cut2", resume=True, log=quiet)
+    mitigate("asac", tmp_path / "base", tmp_path / "cut2", resume=True)
     w_res = load_checkpoint(tmp_path / "cut2" / "checkpoints" / "last.pt")["model"]
     assert all(torch.equal(w_full[k], w_res[k]) for k in w_full)

@@ -88,11 +88,11 @@ def test_end_to_end_with_exact_resume(tmp_path, method: str) -> None:
 
     cfg = lambda: TrainConfig(dataset="synthetic", dataset_options={"n_train": 256, "n_val": 64, "n_test": 64},
                               arch="tiny", size=32, epochs=2, batch_size=32, method=method, progress=False)
-    train(cfg(), tmp_path / "full", log=lambda *_: None)
-    train(cfg(), tmp_path / "cut", log=lambda *_: None, stop_after_steps=5)
-    train(cfg(), tmp_path / "cut", resume=True, log=lambda *_: None)
+    train(cfg(), tmp_path / "full")
+    train(cfg(), tmp_path / "cut", stop_after_steps=5)
+    train(cfg(), tmp_path / "cut", resume=True)
     a = torch.load(tmp_path / "full" / "checkpoints" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "cut" / "checkpoints" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
-    report = evaluate(tmp_path / "full", n_boot=0, progress=False, log=lambda *_: None)
+    report = evaluate(tmp_path / "full", n_boot=0, progress=False)
     assert 0.0 <= report.overall["accuracy"] <= 1.0

@@ -5,6 +5,7 @@ multi-task learning; each trains end to end and resumes exactly on the one train
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,6 @@ from facefair.mitigation import mitigate, mitigation_config
 from facefair.models import build_model
 from facefair.models.protected import probe_on_frozen_copy
 from facefair.trainer import _Context, build_optimizer
-
-
-def quiet(*_: object) -> None:
-    pass
 
 
 def synthetic_batch(n: int = 32, size: int = 32, seed: int = 0) -> Batch:
@@ -87,7 +84,7 @@ def test_zhang_sang_pgd_images_stay_in_the_ball() -> None:
 def test_resampling_draws_every_class_group_cell_equally_often_and_repeats_by_seed() -> None:
     task = load_dataset("synthetic", n_train=2000, n_val=10, n_test=10, size=16, correlation=0.8).task("smile", "group")
     ds = SplitImages(task, task.indices("train"), 16)
-    run = RunSetup(TrainConfig(), task, torch.device("cpu"), Path("."), ds, quiet)
+    run = RunSetup(TrainConfig(), task, torch.device("cpu"), Path("."), ds)
     w = get_method("resample").sample_weights(run)
     y, g = task.y[ds.indices], task.group[ds.indices]
     before = np.bincount(y * 2 + g, minlength=4) / len(y)
@@ -246,29 +243,29 @@ def _same_weights(a: Path, b: Path) -> bool:
 
 @pytest.mark.parametrize("method", ["resample", "adversarial_debias", "fair_mixup", "regularized", "multitask"])
 def test_end_to_end_with_exact_resume(tmp_path, method: str) -> None:
-    train(_cfg(method), tmp_path / "full", log=quiet)
-    train(_cfg(method), tmp_path / "cut", log=quiet, stop_after_steps=5)
-    train(_cfg(method), tmp_path / "cut", resume=True, log=quiet)
+    train(_cfg(method), tmp_path / "full")
+    train(_cfg(method), tmp_path / "cut", stop_after_steps=5)
+    train(_cfg(method), tmp_path / "cut", resume=True)
     assert _same_weights(tmp_path / "full", tmp_path / "cut")
-    report = evaluate(tmp_path / "full", n_boot=0, progress=False, log=quiet)
+    report = evaluate(tmp_path / "full", n_boot=0, progress=False)
     assert 0.0 <= report.overall["accuracy"] <= 1.0
 
 
 def test_zhang_sang_mitigates_a_trained_run_and_resumes_exactly(tmp_path) -> None:
-    train(_cfg("erm"), tmp_path / "base", log=quiet)
+    train(_cfg("erm"), tmp_path / "base")
     opts = {"probe_epochs": 3}
-    mitigate("zhang_sang", tmp_path / "base", tmp_path / "full", opts, epochs=1, log=quiet)
+    mitigate("zhang_sang", tmp_path / "base", tmp_path / "full", opts, epochs=1)
     cfg = mitigation_config("zhang_sang", tmp_path / "base", opts, epochs=1)
-    train(cfg, tmp_path / "cut", log=quiet, stop_after_steps=3)  # killed after 3 steps
-    mitigate("zhang_sang", tmp_path / "base", tmp_path / "cut", opts, resume=True, log=quiet)
+    train(cfg, tmp_path / "cut", stop_after_steps=3)  # killed after 3 steps
+    mitigate("zhang_sang", tmp_path / "base", tmp_path / "cut", opts, resume=True)
     assert _same_weights(tmp_path / "full", tmp_path / "cut")
 
 
-def test_adversarial_debias_fine_tunes_a_trained_run_with_a_fresh_adversary(tmp_path) -> None:
-    train(_cfg("erm"), tmp_path / "base", log=quiet)
-    notes: list[str] = []
-    mitigate("adversarial_debias", tmp_path / "base", tmp_path / "adv", epochs=1, log=notes.append)
-    assert any("adversary.* start fresh" in n for n in notes)
+def test_adversarial_debias_fine_tunes_a_trained_run_with_a_fresh_adversary(tmp_path, caplog) -> None:
+    train(_cfg("erm"), tmp_path / "base")
+    caplog.set_level(logging.INFO, logger="facefair")
+    mitigate("adversarial_debias", tmp_path / "base", tmp_path / "adv", epochs=1)
+    assert any("adversary.* start fresh" in n for n in caplog.messages)
     base = torch.load(tmp_path / "base" / "checkpoints" / "best.pt", weights_only=True)
     start = mitigation_config("adversarial_debias", tmp_path / "base", epochs=1)
     assert start.init == str(tmp_path / "base")

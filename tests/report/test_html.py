@@ -23,7 +23,6 @@ from facefair.mitigation import mitigate
 from facefair.report.charts import pareto_front
 from facefair.report.html import write_report
 
-QUIET = lambda *_: None
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>&'
 
 
@@ -41,14 +40,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     common = {"dataset": "synthetic", "dataset_options": {"n_train": 256, "n_val": 96, "n_test": 128},
               "arch": "tiny", "size": 32, "epochs": 2, "batch_size": 32, "progress": False}
     for seed in (0, 1):
-        train(TrainConfig(seed=seed, **common), root / f"base-s{seed}", log=QUIET)  # type: ignore[arg-type]
-        evaluate(root / f"base-s{seed}", n_boot=50, progress=False, log=QUIET)
-    mitigate("asac", root / "base-s0", root / "asac", {"probe_epochs": 3}, log=QUIET, epochs=1, progress=False)
-    mitigate("reweight", root / "base-s0", root / "reweight", log=QUIET, epochs=1, progress=False)
+        train(TrainConfig(seed=seed, **common), root / f"base-s{seed}")  # type: ignore[arg-type]
+        evaluate(root / f"base-s{seed}", n_boot=50, progress=False)
+    mitigate("asac", root / "base-s0", root / "asac", {"probe_epochs": 3}, epochs=1, progress=False)
+    mitigate("reweight", root / "base-s0", root / "reweight", epochs=1, progress=False)
     for r in ("asac", "reweight"):
-        evaluate(root / r, n_boot=50, progress=False, log=QUIET)
-    robustness(root / "asac", n=32, log=QUIET)
-    explain_run(root / "asac", "ig", compare=root / "base-s0", n=2, steps=4, log=QUIET)
+        evaluate(root / r, n_boot=50, progress=False)
+    robustness(root / "asac", n=32)
+    explain_run(root / "asac", "ig", compare=root / "base-s0", n=2, steps=4)
     return root
 
 

@@ -78,7 +78,7 @@ def base_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("base") / "erm"
     cfg = TrainConfig(dataset="synthetic", arch="tiny", size=32, epochs=2, batch_size=32, threads=1,
                       dataset_options={"n_train": 512, "n_val": 128, "n_test": 128}, progress=False)
-    train(cfg, out, log=lambda *_: None)
+    train(cfg, out)
     return out
 
 

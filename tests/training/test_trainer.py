@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,6 @@ def small_config(**kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
-def quiet(*_: object) -> None:
-    pass
 
 
 def final_weights(run: Path) -> dict[str, torch.Tensor]:
@@ -34,8 +33,8 @@ def final_weights(run: Path) -> dict[str, torch.Tensor]:
 def test_base_model_learns_and_shows_the_planted_bias(tmp_path: Path) -> None:
     cfg = small_config(size=48, epochs=6, dataset_options={"n_train": 3000, "n_val": 500, "n_test": 1500,
                                                            "correlation": 0.8})
-    train(cfg, tmp_path / "run", log=quiet)
-    m = evaluate(tmp_path / "run", n_boot=200, progress=False, log=quiet)
+    train(cfg, tmp_path / "run")
+    m = evaluate(tmp_path / "run", n_boot=200, progress=False)
     assert m.overall["accuracy"] > 0.7
     # the skin-tone shortcut: smiling is predicted more often for group B, at equal true rates
     by = {g["group"]: g for g in m.groups}
@@ -45,9 +44,9 @@ def test_base_model_learns_and_shows_the_planted_bias(tmp_path: Path) -> None:
 
 
 def test_same_seed_same_numbers(tmp_path: Path) -> None:
-    train(small_config(seed=5), tmp_path / "a", log=quiet)
-    train(small_config(seed=5), tmp_path / "b", log=quiet)
-    train(small_config(seed=6), tmp_path / "c", log=quiet)
+    train(small_config(seed=5), tmp_path / "a")
+    train(small_config(seed=5), tmp_path / "b")
+    train(small_config(seed=6), tmp_path / "c")
     wa, wb, wc = (final_weights(tmp_path / r) for r in "abc")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
@@ -60,11 +59,11 @@ def test_same_seed_same_numbers(tmp_path: Path) -> None:
 @pytest.mark.parametrize("stop_after", [3, 8, 13])  # mid-epoch 1, exactly at epoch end, mid-epoch 2
 def test_resume_continues_exactly(tmp_path: Path, stop_after: int) -> None:
     cfg = small_config(epochs=2, checkpoint_every=2)
-    train(cfg, tmp_path / "whole", log=quiet)
-    train(small_config(epochs=2, checkpoint_every=2), tmp_path / "cut", log=quiet, stop_after_steps=stop_after)
+    train(cfg, tmp_path / "whole")
+    train(small_config(epochs=2, checkpoint_every=2), tmp_path / "cut", stop_after_steps=stop_after)
     cut = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")
     assert cut["global_step"] == stop_after
-    train(small_config(epochs=2, checkpoint_every=2), tmp_path / "cut", resume=True, log=quiet)
+    train(small_config(epochs=2, checkpoint_every=2), tmp_path / "cut", resume=True)
     w1, w2 = final_weights(tmp_path / "whole"), final_weights(tmp_path / "cut")
     assert all(torch.equal(w1[k], w2[k]) for k in w1)
     h1 = [json.loads(x)["val_accuracy"] for x in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
@@ -73,13 +72,13 @@ def test_resume_continues_exactly(tmp_path: Path, stop_after: int) -> None:
 
 
 def test_existing_run_needs_resume(tmp_path: Path) -> None:
-    train(small_config(epochs=1), tmp_path / "r", log=quiet)
+    train(small_config(epochs=1), tmp_path / "r")
     with pytest.raises(ConfigError, match="--resume"):
-        train(small_config(epochs=1), tmp_path / "r", log=quiet)
+        train(small_config(epochs=1), tmp_path / "r")
 
 
 def test_best_epoch_is_chosen_on_validation(tmp_path: Path) -> None:
-    res = train(small_config(epochs=4, lr=0.05), tmp_path / "r", log=quiet)
+    res = train(small_config(epochs=4, lr=0.05), tmp_path / "r")
     hist = [json.loads(x) for x in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
     accs = [h["val_accuracy"] for h in hist]
     assert res.best_epoch == len(accs) - int(np.argmax(accs[::-1]))  # the last of the maxima
@@ -88,8 +87,8 @@ def test_best_epoch_is_chosen_on_validation(tmp_path: Path) -> None:
 
 
 def test_evaluate_writes_predictions_that_reproduce_metrics(tmp_path: Path) -> None:
-    train(small_config(), tmp_path / "r", log=quiet)
-    rep = evaluate(tmp_path / "r", n_boot=100, progress=False, log=quiet)
+    train(small_config(), tmp_path / "r")
+    rep = evaluate(tmp_path / "r", n_boot=100, progress=False)
     doc = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert doc["split"] == "test" and doc["n"] == 256
     preds = read_predictions(tmp_path / "r" / "predictions.csv")
@@ -99,7 +98,7 @@ def test_evaluate_writes_predictions_that_reproduce_metrics(tmp_path: Path) -> N
     assert again == pytest.approx(rep.overall, abs=1e-4)
     assert doc["metrics"]["accuracy"] == pytest.approx(again["accuracy"])
     assert ((preds.score >= 0.5) == (preds.pred == 1)).mean() > 0.99
-    val = evaluate(tmp_path / "r", split="val", n_boot=0, progress=False, log=quiet)
+    val = evaluate(tmp_path / "r", split="val", n_boot=0, progress=False)
     assert (tmp_path / "r" / "metrics-val.json").is_file() and val.n == 128
 
 
@@ -125,22 +124,23 @@ def test_checkpoints_are_safe(tmp_path: Path) -> None:
 def test_diverging_loss_names_step_and_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(FloatingPointError, match=r"at epoch 1, step \d+ \(global step \d+; batch images "
                                                  r"[^,]+, [^,]+, .*\); last good checkpoint: none yet"):
-        train(small_config(lr=float("inf"), clip=None, optimizer="sgd"), tmp_path / "r", log=quiet)
+        train(small_config(lr=float("inf"), clip=None, optimizer="sgd"), tmp_path / "r")
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_bf16_and_channels_last_train(tmp_path: Path, monkeypatch, native: bool) -> None:
+def test_bf16_and_channels_last_train(tmp_path: Path, monkeypatch, caplog, native: bool) -> None:
     """bf16 trains either way; where the CPU only emulates it (10x slower than fp32 on an
     AVX2-only EPYC) the log says so and how to turn it off."""
     import facefair.trainer
 
     assert isinstance(facefair.trainer.cpu_has_native_bf16(), bool)  # torch's check still answers
     monkeypatch.setattr(facefair.trainer, "cpu_has_native_bf16", lambda: native)
-    lines: list[str] = []
-    res = train(small_config(epochs=1, bf16=True, channels_last=True), tmp_path / "r", log=lines.append)
+    caplog.set_level(logging.INFO, logger="facefair")
+    res = train(small_config(epochs=1, bf16=True, channels_last=True), tmp_path / "r")
     assert res.best_epoch == 1 and res.history[0]["val_accuracy"] > 0.3
-    warned = [x for x in lines if "no native bf16" in x]
+    assert any(r.name == "facefair.trainer" for r in caplog.records)  # the trainer's messages go through logging
+    warned = [x for x in caplog.messages if "no native bf16" in x]
     assert len(warned) == (0 if native else 1) and all("--set bf16=false" in x for x in warned)
-    lines.clear()
-    train(small_config(epochs=1), tmp_path / "fp32", log=lines.append)  # fp32: never a word about bf16
-    assert not any("bf16" in x for x in lines)
+    caplog.clear()
+    train(small_config(epochs=1), tmp_path / "fp32")  # fp32: never a word about bf16
+    assert caplog.messages and not any("bf16" in x for x in caplog.messages)

@@ -10,6 +10,7 @@ and C's flip share (the same before and after: the images are the same). JSON an
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,17 +27,19 @@ from ..inference import load_run
 from ..methods import RunSetup
 from ..runfolder import RunFolder
 
+log = logging.getLogger(__name__)
+
 DEFAULT_EPS = (0.0, 0.001, 0.003, 0.01, 0.02, 0.03, 0.05)
 
 
-def _classifier(run: Path, log: Any) -> tuple[Any, torch.nn.Module]:
+def _classifier(run: Path) -> tuple[Any, torch.nn.Module]:
     """The run's frozen protected classifier C, restored from its checkpoint."""
-    cfg, task, method, model, device = load_run(run, log=log)
+    cfg, task, method, model, device = load_run(run)
     state = load_checkpoint(RunFolder(run).checkpoint("last"), CKPT_KEYS).get("method") or {}
     if "classifier" not in state:
         raise ConfigError(f"{run} is a '{cfg.method}' run without a protected classifier; "
                           "robustness needs an ASAC run")
-    method.load_state_dict(state, model, RunSetup(cfg, task, device, run, None, log, load_run))  # type: ignore[arg-type]
+    method.load_state_dict(state, model, RunSetup(cfg, task, device, run, None, load_run))  # type: ignore[arg-type]
     return (cfg, task, device, model), method.classifier
 
 
@@ -48,14 +51,14 @@ def _probs(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[to
 
 def robustness(run: str | Path, base: str | Path | None = None, eps: Sequence[float] = DEFAULT_EPS,
                n: int = 512, attack: str = "fgsm", seed: int = 0, batch_size: int = 128,
-               plot: bool = True, log: Any = print) -> dict[str, Any]:
+               plot: bool = True) -> dict[str, Any]:
     """Measure and write ``RUN/robustness.json`` (and ``.png``); returns the JSON document."""
     run = Path(run)
-    (cfg, task, device, after), clf = _classifier(run, log)
+    (cfg, task, device, after), clf = _classifier(run)
     base = Path(base) if base is not None else (Path(cfg.init) if cfg.init else None)
     if base is None:
         raise ConfigError(f"{run}: name the model before fine-tuning with --base RUN")
-    before = load_run(base, log=log).model.to(device).eval()
+    before = load_run(base).model.to(device).eval()
     after.eval()
     if attack not in ATTACKS:
         raise ConfigError(f"--attack must be one of {', '.join(ATTACKS)}")

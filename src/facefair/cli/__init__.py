@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import FaceFairError
+from ..logs import show_messages
 from . import data, evaluation, experiments, training
 from .common import Parser
 
@@ -33,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     the console command catches it (:func:`entry`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    show_messages()
     if not args.command:
         parser.print_help()
         return 2

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Any
 
 from ..config import TrainConfig
 from .base import FaceData, Task
 from .cache import default_cache_dir, load_cache
 from .registry import load_dataset
 
+log = logging.getLogger(__name__)
 
-def load_task(cfg: TrainConfig, log: Any = print) -> Task:
+
+def load_task(cfg: TrainConfig) -> Task:
     """Dataset + task of a config, with the prepared cache attached when there is one."""
     opts = dict(cfg.dataset_options)
     if cfg.dataset == "synthetic":
@@ -20,15 +22,15 @@ def load_task(cfg: TrainConfig, log: Any = print) -> Task:
         opts.setdefault("split_seed", cfg.split_seed)
     data = load_dataset(cfg.dataset, cfg.root, **opts)
     for note in data.notes:
-        log(f"note: {note}")
+        log.info(f"note: {note}")
     if data.images is None and cfg.cache:
-        attach_cache(data, cfg.size, cfg.cache, log)
+        attach_cache(data, cfg.size, cfg.cache)
     return data.task(cfg.target, cfg.protected)
 
 
-def attach_cache(data: FaceData, size: int, cache: str, log: Any = print) -> None:
+def attach_cache(data: FaceData, size: int, cache: str) -> None:
     """Use the prepared pixel cache: the named folder, or with 'auto' the default one if made."""
     folder = default_cache_dir(data, size) if cache == "auto" else Path(cache)
     if cache != "auto" or (folder / "meta.json").is_file():
         data.attach_images(load_cache(data, folder))
-        log(f"using prepared cache {folder}")
+        log.info(f"using prepared cache {folder}")

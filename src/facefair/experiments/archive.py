@@ -6,6 +6,7 @@ rows again."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -21,6 +22,8 @@ from .identity import identity, same_training
 if TYPE_CHECKING:
     from .plan import PlannedRun
     from .spec import Experiment
+
+log = logging.getLogger(__name__)
 
 #: what a restored run folder (or choice row) keeps of its archive
 RESTORED = "restored.json"
@@ -98,7 +101,7 @@ def _read_archive(path: Path) -> dict[str, Any]:
 
 
 def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path, scale: str,
-                    sets: dict[str, Any] | None = None, log: Any = print) -> int:
+                    sets: dict[str, Any] | None = None) -> int:
     """Fill the run folders not made yet from a ``results.json`` archive of the same
     experiment, scale and ``--set`` options. A restored folder holds the archived evaluation
     documents (``metrics.json``, cross-dataset files) and ``restored.json``; it has no
@@ -166,5 +169,5 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
         p.folder.mkdir(parents=True, exist_ok=True)
         write_text(p.folder / RESTORED, json.dumps({"archive": str(path), "chosen": r["chosen"], "why": r["why"]},
                                                    indent=1) + "\n")
-    log(f"restored {restored} run folder(s) from {path}")
+    log.info(f"restored {restored} run folder(s) from {path}")
     return restored

@@ -3,6 +3,7 @@ run, restored from an archive, or skipped as done; then its evaluations and the 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from .plan import PlannedRun, plan
 from .results import write_results
 from .spec import CrossSpec, Experiment, default_data_dir
 
+log = logging.getLogger(__name__)
 
-def execute(run: PlannedRun, progress: bool, log: Any, pool: Path | None = None) -> str:
+
+def execute(run: PlannedRun, progress: bool, pool: Path | None = None) -> str:
     """Make one run folder: 'restored', 'done' (skipped), 'reused', 'resumed' or 'trained';
     then its evaluations. ``pool`` is where finished runs may be reused from."""
     if read_restored(run.folder) is not None and (run.folder / RunFolder.METRICS).is_file():
@@ -34,34 +37,33 @@ def execute(run: PlannedRun, progress: bool, log: Any, pool: Path | None = None)
         status = "done" if (run.folder / RunFolder.METRICS).is_file() else "resumed"
     elif pool is not None and (same := find_same(pool, cfg, run.folder)) is not None:
         link_copy(same, run.folder)
-        log(f"reusing {same} (same config)")
+        log.info(f"reusing {same} (same config)")
         status = "reused"
     if status in ("trained", "resumed"):
-        train(cfg, run.folder, resume=status == "resumed", log=log)
-        evaluate(run.folder, progress=progress, log=log)
+        train(cfg, run.folder, resume=status == "resumed")
+        evaluate(run.folder, progress=progress)
     for opts in run.evaluations:
         if not (run.folder / output_names("test", options_tag(opts))[1]).is_file():
-            evaluate(run.folder, progress=progress, log=log, method_options=opts)
+            evaluate(run.folder, progress=progress, method_options=opts)
     for c in run.cross:
-        cross_evaluate(run.folder, c, progress, log)
+        cross_evaluate(run.folder, c, progress)
     return status
 
 
-def cross_evaluate(folder: Path, c: CrossSpec, progress: bool, log: Any) -> None:
+def cross_evaluate(folder: Path, c: CrossSpec, progress: bool) -> None:
     """One ``[[cross]]`` evaluation of a finished run, unless done or its data are absent."""
     source = c.manifest or c.root
     if source is not None and not Path(source).exists():
-        log(f"skipping cross-dataset evaluation on {c.dataset}: {source} not found")
+        log.info(f"skipping cross-dataset evaluation on {c.dataset}: {source} not found")
         return
     if (folder / c.file()).is_file():
         return
     evaluate_on(folder, c.dataset, c.root, c.target, c.protected, c.positive, c.split,
-                {"manifest": c.manifest} if c.manifest else None, c.name, progress=progress, log=log)
+                {"manifest": c.manifest} if c.manifest else None, c.name, progress=progress)
 
 
 def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: str | Path | None = None,
-                   seeds: list[int] | None = None, dry_run: bool = False, progress: bool = True,
-                   log: Any = print, only: dict[str, list[str]] | None = None,
+                   seeds: list[int] | None = None, dry_run: bool = False, progress: bool = True, only: dict[str, list[str]] | None = None,
                    sets: dict[str, Any] | None = None, runs: list[str] | None = None,
                    restore: list[str | Path] | None = None) -> Path:
     """Run (or resume) every planned run, then write the results tables; returns their path.
@@ -80,17 +82,17 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
     planned = plan(exp, scale, out, data, seeds, only, sets, runs)
     if not dry_run:
         for archive_path in restore or []:
-            restore_archive(exp, planned, archive_path, scale, sets, log)
+            restore_archive(exp, planned, archive_path, scale, sets)
     changed = f", with {', '.join(f'{k}={v}' for k, v in sets.items())} over the file" if sets else ""
     make = [p for p in planned if p.choice is None]  # a chosen row is made of these
-    log(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(make)} run(s) in {out / exp.name / scale}")
+    log.info(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(make)} run(s) in {out / exp.name / scale}")
     if dry_run:
         for p in make:
-            log(f"  {p.folder}  {p.method}{f' from {p.base.name}' if p.base else ''}  [{_state(p, out)}]")
+            log.info(f"  {p.folder}  {p.method}{f' from {p.base.name}' if p.base else ''}  [{_state(p, out)}]")
         return out / exp.name / scale / "results.md"
     for i, p in enumerate(make, start=1):
-        status = execute(p, progress, log, pool=out)
-        log(f"[{i}/{len(make)}] {p.folder}: {status}")
+        status = execute(p, progress, pool=out)
+        log.info(f"[{i}/{len(make)}] {p.folder}: {status}")
     return write_results(exp, planned, out / exp.name / scale / "results.md", scale, sets)
 
 

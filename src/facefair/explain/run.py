@@ -9,6 +9,7 @@ so a row reads before -> after, as in the ASAC paper's Figure 3.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from .base import Explainer
 from .cam import CAMExplainer
 from .figures import overlay_grid
 from .ig import IntegratedGradientsExplainer
+
+log = logging.getLogger(__name__)
 
 EXPLAINERS: dict[str, type[Explainer]] = {e.name: e for e in (IntegratedGradientsExplainer, CAMExplainer)}
 METHODS = tuple(EXPLAINERS)
@@ -52,8 +55,7 @@ def make_explainer(method: str, run_method: Any, model: torch.nn.Module, explain
 
 def explain_run(run: str | Path, method: str = "cam", compare: str | Path | None = None,
                 ids: Sequence[str] | None = None, n: int = 6, split: str = "test", seed: int = 0,
-                out: str | Path | None = None, batch_size: int = 16, explain_class: str = "positive",
-                log: Any = print, **options: Any) -> Path:
+                out: str | Path | None = None, batch_size: int = 16, explain_class: str = "positive", **options: Any) -> Path:
     """Write ``<out>/<method>.png`` (one row per image) and ``<method>.json``; returns the PNG.
 
     ``out`` defaults to ``RUN/explain``, where ``facefair report`` finds the pictures.
@@ -64,12 +66,12 @@ def explain_run(run: str | Path, method: str = "cam", compare: str | Path | None
         raise ConfigError("--batch-size must be at least 1")
     run = Path(run)
     out = Path(out) if out else run / "explain"
-    cfg, task, run_method, model, device = load_run(run, log=log)
+    cfg, task, run_method, model, device = load_run(run)
     idx = pick_images(task, split, ids, n, seed)
     ds = SplitImages(task, idx, cfg.size)
     models = [(run.name or str(run), run_method, model, device)]
     if compare is not None:
-        ccfg, _, cmethod, cmodel, cdev = load_run(compare, log=log)
+        ccfg, _, cmethod, cmodel, cdev = load_run(compare)
         if ccfg.size != cfg.size or ccfg.dataset != cfg.dataset:
             raise ConfigError(f"{compare} ({ccfg.dataset}, {ccfg.size} px) does not match {run} "
                               f"({cfg.dataset}, {cfg.size} px); compare runs on the same data and size")

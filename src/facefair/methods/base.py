@@ -68,7 +68,6 @@ class RunSetup:
     device: torch.device
     out: Path
     train_ds: SplitImages
-    log: Any = print
     #: rebuilds another trained run (:func:`facefair.runfolder.load_run`), lent by the trainer so
     #: that a method reading one (ASAC's independent protected classifier) imports no run loading
     load_run: Callable[..., Any] | None = None

@@ -9,6 +9,7 @@ protected attribute. It is saved in the method state, so ``--resume`` never refi
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,6 +23,8 @@ from .base import Method, MethodOptions
 
 if TYPE_CHECKING:
     from .base import RunSetup
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,9 +72,9 @@ class ProtectedAttackMethod(Method):
         o = self.options
         if o.classifier == "probe":
             if not run.cfg.init and not run.cfg.weights:
-                run.log("note: C is a probe on the model's own backbone, which starts untrained here; "
+                log.info("note: C is a probe on the model's own backbone, which starts untrained here; "
                         "fine-tune a trained run (facefair mitigate) or pass --classifier independent")
-            run.log("fitting the protected classifier C: a linear probe on a frozen copy of M's backbone")
+            log.info("fitting the protected classifier C: a linear probe on a frozen copy of M's backbone")
             batches = ((x, a) for x, a in run.train_batches())
             self.classifier = probe_on_frozen_copy(model, batches, run.task.n_groups,
                                                    epochs=o.probe_epochs, seed=run.cfg.seed)
@@ -109,4 +112,4 @@ def _load(run: RunSetup, folder: str) -> Any:
     """Another trained run, through the loader the trainer lends."""
     if run.load_run is None:
         raise ConfigError(f"--classifier-run {folder}: this caller lends no run loader")
-    return run.load_run(folder, log=run.log)
+    return run.load_run(folder)

@@ -11,6 +11,7 @@ trainer's seeded sampling hook, so runs repeat and resume exactly.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +22,8 @@ from .reweight import cell_weights
 
 if TYPE_CHECKING:
     from .base import RunSetup
+
+log = logging.getLogger(__name__)
 
 
 @register
@@ -35,6 +38,6 @@ class Resample(ERM):
         idx = run.train_ds.indices
         y, g = run.task.y[idx], run.task.group[idx]
         w = cell_weights(y, g, len(run.task.y_classes), run.task.n_groups)
-        run.log("resampling: each (class, group) cell drawn with probability 1/"
+        log.info("resampling: each (class, group) cell drawn with probability 1/"
                 f"{w.size} per image (cell sizes {np.bincount(y * run.task.n_groups + g, minlength=w.size).tolist()})")
         return w[y, g]

@@ -9,6 +9,7 @@ weighted loss is the mean over cells of each cell's mean loss: a cell that is ra
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +22,8 @@ from .base import Batch, Method, StepContext, register
 
 if TYPE_CHECKING:
     from .base import RunSetup
+
+log = logging.getLogger(__name__)
 
 
 def cell_weights(y: np.ndarray, group: np.ndarray, n_classes: int, n_groups: int) -> np.ndarray:
@@ -48,7 +51,7 @@ class Reweight(Method):
         idx = run.train_ds.indices
         w = cell_weights(run.task.y[idx], run.task.group[idx], len(run.task.y_classes), run.task.n_groups)
         self.weights = torch.tensor(w, dtype=torch.float32, device=run.device)
-        run.log("reweighting: cell weights " + np.array2string(w, precision=3).replace("\n", ""))
+        log.info("reweighting: cell weights " + np.array2string(w, precision=3).replace("\n", ""))
 
     def state_dict(self) -> dict[str, Any]:
         assert self.weights is not None
