@@ -15,3 +15,41 @@ def test_exports_are_not_shadowed_by_submodules() -> None:
         obj = getattr(facefair, name)
         assert not isinstance(obj, type(facefair)), f"facefair.{name} is a module"
     assert callable(facefair.mitigate) and callable(facefair.robustness) and callable(facefair.evaluate)
+
+
+def test_dir_shows_the_curated_names_and_each_resolves() -> None:
+    names = dir(facefair)
+    assert set(facefair.__all__) <= set(names) and "import_module" not in names and "_LAZY" not in names
+    for name in facefair.__all__:
+        assert getattr(facefair, name) is not None, name
+    assert facefair.load_run.__module__ == "facefair.inference"  # from its home, not a re-import
+
+
+def test_every_public_function_documents_each_parameter() -> None:
+    import inspect
+
+    missing = []
+    for name in facefair.__all__:
+        obj = getattr(facefair, name)
+        if not inspect.isfunction(obj):
+            continue
+        doc = inspect.getdoc(obj) or ""
+        for p in inspect.signature(obj).parameters.values():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            if f"{p.name}:" not in doc and f"``{p.name}``" not in doc:
+                missing.append(f"{name}({p.name})")
+    assert not missing, f"parameters without a word in their function's docstring: {missing}"
+
+
+def test_every_method_option_is_documented() -> None:
+    import dataclasses
+    import inspect
+
+    from facefair.methods import registered
+
+    missing = []
+    for name, cls in registered().items():
+        docs = " ".join(inspect.getdoc(k) or "" for k in cls.Options.__mro__ if k.__module__.startswith("facefair"))
+        missing += [f"{name}.{f.name}" for f in dataclasses.fields(cls.Options) if f"{f.name}:" not in docs]
+    assert not missing, f"method options without a word in their Options docstring: {missing}"

@@ -10,9 +10,17 @@ The Python API mirrors the CLI::
     ff.mitigate("asac", "runs/base", "runs/asac", {"attack": "fgsm"}, epochs=10)
     ff.robustness("runs/asac")                  # ASAC noise vs M before/after (JSON + PNG)
     ff.explain_run("runs/ff", "cam", compare="runs/base")  # CAM pictures side by side (PNG)
+    ff.write_report(["runs/base", "runs/asac"], "report.html")
     ff.fairness_report(y, pred, group)          # metrics of any predictions (numpy only)
+    ff.run_experiment(ff.load_experiment("experiments/asac_table1.toml"), "runs/exp")
+    ff.show_messages()                          # print progress messages, as the CLI does
 
-Names are imported lazily so that ``facefair.metrics`` works without torch.
+Nouns (what a run is and holds): ``TrainConfig``, ``RunFolder``, ``LoadedRun``,
+``Experiment``, ``FairnessReport``. Verbs (what one does): ``prepare``, ``train``,
+``mitigate``, ``evaluate``, ``evaluate_on``, ``predict``, ``load_run``, ``robustness``,
+``explain_run``, ``write_report``, ``fairness_report``, ``load_experiment``,
+``run_experiment``. Names are imported lazily so that ``facefair.fairness_report`` works
+without torch.
 """
 
 from __future__ import annotations
@@ -23,23 +31,41 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
+    # configuration and run folders
     "TrainConfig": "facefair.config",
-    "train": "facefair.trainer",
-    "load_run": "facefair.trainer",
-    "evaluate": "facefair.evaluation",
-    "mitigate": "facefair.mitigation",
-    "robustness": "facefair.analysis",
-    "ablate": "facefair.ablation",
-    "explain_run": "facefair.explain",
+    "RunFolder": "facefair.runfolder",
+    "LoadedRun": "facefair.inference",
+    # data
+    "DATASETS": "facefair.data",
     "load_dataset": "facefair.data",
     "prepare": "facefair.data",
-    "DATASETS": "facefair.data",
+    # models and methods
     "build_model": "facefair.models",
     "get_method": "facefair.methods",
+    # training and mitigation
+    "train": "facefair.trainer",
+    "mitigate": "facefair.mitigation",
+    # using a trained run
+    "load_run": "facefair.inference",
+    "predict": "facefair.inference",
+    "evaluate": "facefair.evaluation",
+    "evaluate_on": "facefair.evaluation",
+    "robustness": "facefair.analysis",
+    "explain_run": "facefair.explain",
+    "write_report": "facefair.report.html",
+    # metrics (numpy only)
+    "FairnessReport": "facefair.metrics",
     "fairness_report": "facefair.metrics",
     "read_predictions": "facefair.metrics",
     "intersect": "facefair.metrics",
     "METRIC_NAMES": "facefair.metrics",
+    # experiments (the papers' tables)
+    "Experiment": "facefair.experiments",
+    "load_experiment": "facefair.experiments",
+    "run_experiment": "facefair.experiments",
+    "ablate": "facefair.ablation",
+    # messages and errors
+    "show_messages": "facefair.logs",
     "FaceFairError": "facefair.errors",
     "DataError": "facefair.errors",
     "ConfigError": "facefair.errors",
@@ -52,3 +78,8 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'facefair' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names (``dir(facefair)`` and tab completion show them before any import)."""
+    return sorted(set(__all__) | {"__version__"})

@@ -47,7 +47,18 @@ def _slug(key: str, value: str) -> str:
 def ablate(method: str, base_run: str | Path, out: str | Path, vary: list[tuple[str, list[str]]],
            options: dict[str, Any] | None = None, n_boot: int = 1000,
            **overrides: Any) -> list[dict[str, Any]]:
-    """Run (or reuse) every variant and return its rows; also writes the JSON and a table."""
+    """Run (or reuse) every variant and return its rows; also writes the JSON and a table.
+
+    Parameters
+    ----------
+    method: the mitigation method whose options vary (asac).
+    base_run: the trained run every variant fine-tunes.
+    out: the folder holding one run folder per variant and the tables.
+    vary: (option, values) pairs; each pair is one table, the other options at their defaults.
+    options: the method options every variant shares.
+    n_boot: bootstrap replicates of each variant's evaluation.
+    **overrides: trainer options of every variant (as :func:`mitigate`).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     options = dict(options or {})

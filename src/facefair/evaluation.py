@@ -43,9 +43,18 @@ def _safe(text: str) -> str:
 def evaluate(run: str | Path, split: str = "test", checkpoint: str = "best", n_boot: int = 1000,
              ci_level: float = 0.95, progress: bool | None = None,
              method_options: dict[str, Any] | None = None) -> FairnessReport:
-    """Predict ``split`` with the run's selected weights and write predictions and metrics.
+    """Predict ``split`` with the run's selected weights; write predictions and metrics.
 
-    ``method_options`` override the run's method options for this evaluation only.
+    Parameters
+    ----------
+    run: the run folder.
+    split: train, val or test.
+    checkpoint: ``best`` or ``last``.
+    n_boot: bootstrap replicates for the intervals (0: none).
+    ci_level: the intervals' level.
+    progress: a progress bar (default: the run's setting).
+    method_options: override the run's method options for this evaluation only; the output
+        files get a tag (``metrics-inference-raw.json``).
     """
     run = Path(run)
     cfg, task, method, model, device = load_run(run, checkpoint, method_options)
@@ -112,11 +121,28 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
                 method_options: dict[str, Any] | None = None) -> FairnessReport:
     """Cross-dataset evaluation: a run's model on another dataset's ``split`` (FineFACE Table 3).
 
-    The model sees the images at its own resolution; the target defaults to the run's target
-    name, the protected attribute to the run's. Protected labels are not passed to the model
-    (they mean other groups here), so a method that needs them at inference (domain-
-    independent ``conditional``) is refused. Writes ``predictions-on-<dataset>.csv`` and
-    ``metrics-on-<dataset>.json`` (or ``name``) in the run folder.
+    The model sees the images at its own resolution. Protected labels are not passed to the
+    model (they mean other groups here), so a method that needs them at inference
+    (domain-independent ``conditional``) is refused. Writes ``predictions-on-<dataset>.csv``
+    and ``metrics-on-<dataset>.json`` (or ``name``) in the run folder.
+
+    Parameters
+    ----------
+    run: the trained run folder.
+    dataset: the other dataset's reader (celeba, utkface, fairface, manifest).
+    root: its folder, in its official layout.
+    target: its target attribute (default: the run's target name).
+    protected: its protected attribute (default: the run's).
+    positive: its target class that means the model's positive class (default: the class of
+        the same name).
+    split: the split to evaluate.
+    dataset_options: the reader's options (``manifest=FILE``).
+    name: the file tag instead of ``on-<dataset>``.
+    checkpoint: ``best`` or ``last``.
+    n_boot: bootstrap replicates (0: none).
+    ci_level: the intervals' level.
+    progress: a progress bar (default: the run's setting).
+    method_options: override the run's method options for this evaluation.
     """
     from .data.registry import load_dataset
 

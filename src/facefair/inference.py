@@ -44,8 +44,17 @@ def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
             device: torch.device, desc: str = "eval", pass_groups: bool = True) -> SplitOutput:
     """Softmax score of the positive class and argmax prediction for every image of ``ds``.
 
-    ``pass_groups`` False hides the protected labels from the method (another dataset's groups).
     In a distributed run each rank predicts every world-th image and all ranks get the whole.
+
+    Parameters
+    ----------
+    method: the run's method (its ``predict_logits`` decides how the model answers).
+    model: the trained model, on ``device``.
+    ds: the images of one split.
+    cfg: the run's config (batch size, precision, memory format, workers).
+    device: where the model is.
+    desc: the progress bar's label.
+    pass_groups: False hides the protected labels from the method (another dataset's groups).
     """
     model.eval()
     d = distributed.current()
@@ -90,10 +99,14 @@ class LoadedRun(NamedTuple):
 def load_run(out: str | Path, checkpoint: str = "best",
              method_options: dict[str, Any] | None = None
              ) -> LoadedRun:
-    """Rebuild a run's task, method and model with the chosen weights ('best' or 'last').
+    """Rebuild a run's task, method and model with the chosen weights.
 
-    ``method_options`` override the saved ones, for inference-time choices such as
-    FineFACE's ``inference`` rule; options that change the model's shape will not load.
+    Parameters
+    ----------
+    out: the run folder.
+    checkpoint: ``best`` (the selected epoch) or ``last`` (the last saved state).
+    method_options: override the saved ones, for inference-time choices such as FineFACE's
+        ``inference`` rule; options that change the model's shape will not load.
     """
     folder = RunFolder(out)
     cfg = folder.config()

@@ -39,7 +39,18 @@ def mitigation_config(method: str, base_run: str | Path, options: dict[str, Any]
 
 def mitigate(method: str, base_run: str | Path, out: str | Path, options: dict[str, Any] | None = None,
              resume: bool = False, **overrides: Any) -> RunResult:
-    """Fine-tune ``base_run`` with ``method`` into the run folder ``out``."""
+    """Fine-tune ``base_run`` with ``method`` into the run folder ``out``.
+
+    Parameters
+    ----------
+    method: a mitigation method (asac, erm, reweight, adversarial_debias, ...).
+    base_run: a trained run folder (its ``best`` weights are the start).
+    out: the new run folder.
+    options: the method's options (``facefair methods NAME``).
+    resume: continue a run cut short in ``out`` (its saved config wins).
+    **overrides: trainer options over the base run's config and the method's fine-tuning
+        defaults (``epochs=10``, ``lr=1e-4``, ...).
+    """
     if resume and RunFolder(out).has_config():
         return train(RunFolder(out).config(), out, resume=True)
     cfg = mitigation_config(method, base_run, options, **overrides)

@@ -187,9 +187,13 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False,
           stop_after_steps: int | None = None) -> RunResult:
     """Train ``cfg.method`` on ``cfg``'s task into the run folder ``out``.
 
-    ``resume`` continues from ``checkpoints/last.pt`` exactly (same data order, RNG states
-    and optimizer moments). ``stop_after_steps`` ends early after that many iterations of
-    this call (tests use it to simulate a kill).
+    Parameters
+    ----------
+    cfg: the run's configuration (saved as ``config.json``).
+    out: the run folder (created; an existing run is refused unless ``resume``).
+    resume: continue from ``checkpoints/last.pt`` exactly (same data order, RNG states and
+        optimizer moments); the saved config wins.
+    stop_after_steps: end after that many iterations of this call (tests use it to simulate a kill).
     """
     out = Path(out)
     dist_ctx, device = distributed.setup(resolve_device(cfg.device))

@@ -52,7 +52,20 @@ def _probs(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[to
 def robustness(run: str | Path, base: str | Path | None = None, eps: Sequence[float] = DEFAULT_EPS,
                n: int = 512, attack: str = "fgsm", seed: int = 0, batch_size: int = 128,
                plot: bool = True) -> dict[str, Any]:
-    """Measure and write ``RUN/robustness.json`` (and ``.png``); returns the JSON document."""
+    """ASAC's noise against the model's decisions before and after fine-tuning: writes
+    ``RUN/robustness.json`` (and ``.png``); returns the JSON document.
+
+    Parameters
+    ----------
+    run: an ASAC run folder (it holds the protected classifier C the attack uses).
+    base: the model before fine-tuning (default: the run's ``init``).
+    eps: attack strengths in pixel units.
+    n: test images (a seeded subset).
+    attack: fgsm or pgd.
+    seed: the subset's seed.
+    batch_size: images per pass.
+    plot: also draw the PNG.
+    """
     run = Path(run)
     (cfg, task, device, after), clf = _classifier(run)
     base = Path(base) if base is not None else (Path(cfg.init) if cfg.init else None)

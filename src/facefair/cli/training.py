@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
+import re
 from typing import Any
 
 from ..errors import unknown_name
@@ -50,9 +52,10 @@ def cmd_methods(args: argparse.Namespace) -> int:
         cls = methods[args.name]
         print(f"{cls.name}: {cls.summary}")
         print("options (train: --method-opt KEY=VALUE; mitigate: --key value):")
+        docs = option_docs(cls.Options)
         for f in dataclasses.fields(cls.Options):
             shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
-            print(f"  {f.name:<16} {shown}")
+            print(f"  {f.name:<16} {shown!s:<14} {docs.get(f.name, '').replace('``', '')}".rstrip())
         defaults = getattr(cls, "train_defaults", {}) or {}
         if defaults:
             print("trainer defaults (override with the usual flags): "
@@ -63,6 +66,22 @@ def cmd_methods(args: argparse.Namespace) -> int:
         labels = "uses protected labels" if cls.uses_protected else "no protected labels"
         print(f"{name:<{width}}  {cls.summary} ({labels})")
     return 0
+
+
+def option_docs(options_cls: type) -> dict[str, str]:
+    """Each option's words from the ``Attributes`` sections of its Options docstrings."""
+    docs: dict[str, str] = {}
+    for k in reversed(options_cls.__mro__):
+        name = None
+        for line in (inspect.getdoc(k) or "").splitlines() if "__doc__" in vars(k) else []:
+            m = re.match(r"(\w+): (.*)", line)
+            if m:
+                name, docs[m.group(1)] = m.group(1), m.group(2)
+            elif name and line.startswith("    "):
+                docs[name] += " " + line.strip()
+            else:
+                name = None
+    return docs
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -48,7 +48,17 @@ def _decode_chunk(args: tuple[ImageStore, list[str], int]) -> np.ndarray:
 
 def prepare(data: FaceData, size: int, out: str | Path | None = None, workers: int = 0,
             chunk: int = 512, progress: bool = True) -> Path:
-    """Decode every image of ``data`` at ``size`` into ``out``; returns the cache folder."""
+    """Decode every image of ``data`` once at ``size`` into a pixel cache; returns its folder.
+
+    Parameters
+    ----------
+    data: a loaded dataset (:func:`load_dataset`).
+    size: image side in pixels (centre square crop, bilinear resize).
+    out: the cache folder (default ``$FACEFAIR_CACHE`` or ``~/.cache/facefair/<dataset>-<hash>-<size>px``).
+    workers: decoding processes (0: in this process).
+    chunk: images per decoding job.
+    progress: a progress bar (on a terminal).
+    """
     if data.store is None:
         raise DataError(f"dataset {data.name} is generated in memory; it needs no cache")
     out = Path(out) if out is not None else default_cache_dir(data, size)

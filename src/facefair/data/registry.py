@@ -49,10 +49,14 @@ DATASETS: dict[str, DatasetInfo] = {
 
 
 def load_dataset(name: str, root: str | Path | None = None, **options: Any) -> FaceData:
-    """Load a dataset by registered name; ``options`` go to its reader.
+    """Load a dataset by registered name in its official layout.
 
-    For ``manifest`` pass ``manifest=FILE`` (``root`` defaults to the manifest's folder).
-    Unknown options are an error naming the ones the reader takes.
+    Parameters
+    ----------
+    name: a registered reader (``facefair datasets``): celeba, fairface, utkface, manifest, synthetic.
+    root: the dataset's folder; for ``manifest``, defaults to the manifest's folder.
+    **options: the reader's options (``manifest=FILE``, ``split_seed``, ``correlation`` for
+        synthetic, ...); an unknown one is an error naming those the reader takes.
     """
     if name not in DATASETS:
         raise unknown_name("dataset", name, DATASETS)

@@ -71,10 +71,15 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
     Parameters
     ----------
     exp: a checked experiment (:func:`load_experiment`).
-    out: the output root.
-    scale, seeds, only, sets, runs: as :func:`facefair.experiments.plan`.
+    out: the output root; folders are ``out/<experiment>/<scale>/[<grid values>/]<run>-s<seed>``.
+    scale: ``cpu``, ``pretrained`` or ``gpu``.
     data: the folder dataset roots are relative to (default ``$FACEFAIR_DATA`` or ``../shared/data``).
+    seeds: instead of the file's seeds.
     dry_run: list the planned runs and what is done; train nothing.
+    progress: progress bars (on a terminal).
+    only: grid values to keep per key (``{"target": ["Smiling"]}``).
+    sets: trainer options over every run, checked by name and type (``{"bf16": False}``).
+    runs: the ``[[run]]`` ids to make, with the runs they need.
     restore: results.json archives whose runs fill the folders not made yet.
     """
     out = Path(out)

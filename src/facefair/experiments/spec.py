@@ -142,7 +142,13 @@ def _trainer_options(path: Path, options: dict[str, Any], where: str) -> dict[st
 
 
 def load_experiment(path: str | Path) -> Experiment:
-    """Read and check one experiment file."""
+    """Read and check one experiment file: every key of every table, with its type, before
+    anything is planned; a mistake names the file and the key.
+
+    Parameters
+    ----------
+    path: the TOML file (``experiments/*.toml`` holds one per paper table).
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such experiment file")

@@ -58,7 +58,20 @@ def explain_run(run: str | Path, method: str = "cam", compare: str | Path | None
                 out: str | Path | None = None, batch_size: int = 16, explain_class: str = "positive", **options: Any) -> Path:
     """Write ``<out>/<method>.png`` (one row per image) and ``<method>.json``; returns the PNG.
 
-    ``out`` defaults to ``RUN/explain``, where ``facefair report`` finds the pictures.
+    Parameters
+    ----------
+    run: the run folder to explain.
+    method: ``ig`` (Integrated Gradients, Captum) or ``cam`` (FineFACE's per-expert maps,
+        Grad-CAM for other models).
+    compare: a reference run drawn first in each row (e.g. the model before mitigation).
+    ids: image ids to explain (default: a seeded sample of ``n``).
+    n: images to sample when ``ids`` is not given.
+    split: the split the images come from.
+    seed: the sample's seed.
+    out: the output folder (default ``RUN/explain``, where ``facefair report`` finds the pictures).
+    batch_size: images per pass.
+    explain_class: whose logit: ``positive`` (the attribute present), ``pred`` or ``true``.
+    **options: the explainer's options (IG: ``steps``, ``baseline``, ``internal_batch_size``).
     """
     if method not in EXPLAINERS:
         raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")

@@ -37,6 +37,16 @@ if TYPE_CHECKING:
 
 @dataclass
 class AdversarialDebiasOptions(MethodOptions):
+    """Adversarial debiasing (Zhang et al. 2018).
+
+    Attributes
+    ----------
+    criterion: ``eo`` (the adversary also sees the label: equalized odds) or ``dp`` (demographic parity).
+    alpha: weight of the adversary-hurting term.
+    projection: the paper's projection of the adversary's gradient; off: plain gradient reversal,
+        grad L_P - alpha grad L_A.
+    """
+
     criterion: str = "eo"  # eo (adversary sees the label) | dp
     alpha: float = 1.0  # weight of the adversary-hurting term
     projection: bool = True  # off: plain gradient reversal, grad L_P - alpha grad L_A

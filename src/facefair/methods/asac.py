@@ -35,6 +35,17 @@ ORDERS = ("ascending", "descending", "random", "none")
 
 @dataclass
 class ASACOptions(AttackOptions):
+    """ASAC's options over the attack's (:class:`AttackOptions`).
+
+    Attributes
+    ----------
+    eps: the attack strengths of the counterfactual set (0, the clean image, is always first).
+    alpha: the loss's weight of the clean images: alpha CE(M(x), y) + (1 - alpha) CE(M(x'), y).
+    order: the curriculum over difficulty scores: ``ascending`` (easy first, the paper's),
+        ``descending``, ``random`` or ``none`` (generation order).
+    cache_mb: memory for PGD's counterfactuals of a minibatch; beyond it they are regenerated.
+    """
+
     eps: tuple[float, ...] = (0.0, 0.01, 0.001)
     alpha: float = 0.5
     order: str = "ascending"

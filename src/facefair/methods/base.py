@@ -177,7 +177,14 @@ def apply_train_defaults(cfg: TrainConfig, method: str) -> None:
 
 
 def get_method(name: str, options: dict[str, Any] | None = None) -> Method:
-    """Instantiate a registered method with parsed options."""
+    """A registered method with its options parsed and type-checked.
+
+    Parameters
+    ----------
+    name: a registered method (``facefair methods``).
+    options: its options by name (``facefair methods NAME`` lists them and their paper defaults);
+        text values are read as their declared types.
+    """
     if name not in _REGISTRY:
         raise unknown_name("method", name, _REGISTRY)
     cls = _REGISTRY[name]

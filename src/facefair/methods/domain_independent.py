@@ -32,6 +32,14 @@ RULES = ("sum", "conditional", "max")
 
 @dataclass
 class DomainIndependentOptions(MethodOptions):
+    """Domain-independent training (Wang et al. 2020).
+
+    Attributes
+    ----------
+    inference: how the per-group heads answer: ``sum`` of the groups' softmax scores (the
+        paper's), ``conditional`` (the row's own group's head; needs the protected label) or ``max``.
+    """
+
     inference: str = "sum"  # sum | conditional | max
 
     def __post_init__(self) -> None:

@@ -30,6 +30,16 @@ from .base import Batch, Method, MethodOptions, StepContext, register
 
 @dataclass
 class FairMixupOptions(MethodOptions):
+    """Fair Mixup (Chuang and Mroueh 2021).
+
+    Attributes
+    ----------
+    penalty: ``dp`` (mixes groups over all images) or ``eo`` (within each class).
+    weight: the penalty's weight.
+    beta: the mixing weight t ~ Beta(beta, beta); 1 = uniform, the authors' setting.
+    pairs: mixed pairs per condition and step.
+    """
+
     penalty: str = "eo"  # dp | eo
     weight: float = 1.0
     beta: float = 1.0  # t ~ Beta(beta, beta); 1 = uniform, the authors' setting

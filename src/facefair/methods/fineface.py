@@ -40,6 +40,24 @@ if TYPE_CHECKING:
 
 @dataclass
 class FineFACEOptions(MethodOptions):
+    """FineFACE: shallow-to-deep experts that teach each other through attention crops.
+
+    Attributes
+    ----------
+    stages: backbone stages the experts read (ResNet layer2..4 = 3, 4, 5).
+    width: C_v, the descriptor length.
+    hidden: the classifiers' hidden width (the published code's).
+    activation: the heads' activation: ``elu`` (the paper's) or ``relu`` (the published code's).
+    pooling: global ``max`` (the paper's) or ``avg`` pooling (the ablation).
+    threshold: t: the attention mask is the normalised CAM >= t.
+    padding: the crop box's padding, a fraction of H and W.
+    head_lr: learning rate of the heads and classifiers.
+    backbone_lr: learning rate of the backbone (the paper fine-tunes a pretrained one).
+    concat_weight: the factor of CE(p_concat) in steps N+1 and N+2.
+    inference: the answer at test time: ``fused`` (the paper's), ``raw``, ``crop``, ``concat``
+        or one expert alone (``expert1`` .. ``expertN``).
+    """
+
     stages: tuple[int, ...] = (3, 4, 5)  # backbone stages the experts read (ResNet layer2..4)
     width: int = 1024  # C_v, the descriptor length
     hidden: int = 512  # the classifiers' hidden width (published code)

@@ -21,6 +21,13 @@ from .base import Batch, Method, MethodOptions, StepContext, register
 
 @dataclass
 class MultiTaskOptions(MethodOptions):
+    """Multi-task learning of target and protected attribute.
+
+    Attributes
+    ----------
+    weight: the weight of the protected attribute's loss.
+    """
+
     weight: float = 1.0  # weight of the protected attribute's loss
 
     def __post_init__(self) -> None:

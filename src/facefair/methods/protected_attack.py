@@ -29,7 +29,20 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class AttackOptions(MethodOptions):
-    """The attack on C and where C comes from."""
+    """The attack on the protected classifier C, and where C comes from.
+
+    Attributes
+    ----------
+    attack: ``fgsm`` or ``pgd``.
+    eps: attack strengths in pixel units.
+    steps: PGD's iterations.
+    step_size: PGD's step; 0: 2.5 * eps / steps.
+    random_start: PGD starts at a random point of the eps ball.
+    classifier: ``probe`` (a linear probe on a frozen copy of M's backbone) or ``independent``
+        (a run of its own, ``classifier_run``).
+    classifier_run: with ``independent``: a run folder whose target is the protected attribute.
+    probe_epochs: the probe's training epochs.
+    """
 
     attack: str = "fgsm"
     eps: tuple[float, ...] = (0.01, 0.001)

@@ -29,6 +29,14 @@ CRITERIA = ("dp", "eo", "eopp")
 
 @dataclass
 class RegularizedOptions(MethodOptions):
+    """A fairness penalty added to the loss.
+
+    Attributes
+    ----------
+    criterion: the gap penalised: ``dp`` (selection rates), ``eo`` (TPR and FPR) or ``eopp`` (TPR).
+    weight: the penalty's weight.
+    """
+
     criterion: str = "eo"  # dp | eo | eopp
     weight: float = 1.0
 

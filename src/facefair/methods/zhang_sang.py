@@ -26,6 +26,10 @@ from .protected_attack import AttackOptions, ProtectedAttackMethod
 
 @dataclass
 class ZhangSangOptions(AttackOptions):
+    """Zhang and Sang (2020): the attack's options (:class:`AttackOptions`); ``eps`` lists the
+    non-zero magnitudes, the clean image is always in the batch, and there is no curriculum
+    and no alpha weighting."""
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self.eps = tuple(e for e in dict.fromkeys(self.eps) if e != 0.0)

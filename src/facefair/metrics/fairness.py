@@ -228,12 +228,20 @@ def fairness_report(
     source: str | None = None,
     score: Sequence[float] | np.ndarray | None = None,
 ) -> FairnessReport:
-    """Compute every SPEC metric (and optional percentile-bootstrap intervals).
+    """Every SPEC metric of one set of predictions (and optional percentile-bootstrap intervals).
 
-    ``group`` may hold any hashable labels (for intersections, join the attributes first,
-    see :func:`intersect`). ``source`` names the input in error messages. With the model's
-    ``score`` (probability of class 1) the report adds the threshold-free ROC AUC, overall
-    (``auc``) and per group, which tells a shifted threshold from a model that lost the target.
+    Parameters
+    ----------
+    y: true labels (0/1).
+    pred: predicted labels (0/1).
+    group: the protected group of each row, any hashable labels (for intersections, join the
+        attributes first, see :func:`intersect`).
+    n_boot: bootstrap replicates for the intervals (0: none).
+    ci_level: the intervals' level.
+    seed: the bootstrap's seed.
+    source: names the input in error messages.
+    score: the model's probability of class 1; adds the threshold-free ROC AUC, overall
+        (``auc``) and per group, which tells a shifted threshold from a model that lost the target.
     """
     from .ranking import group_auc, roc_auc
 
@@ -316,7 +324,13 @@ def bootstrap_counts(counts: np.ndarray, n_boot: int, seed: int = 0) -> np.ndarr
 
 
 def intersect(*columns: Sequence[Any] | np.ndarray, sep: str = "|") -> np.ndarray:
-    """Join several protected attributes into one intersectional group label per row."""
+    """Join several protected attributes into one intersectional group label per row.
+
+    Parameters
+    ----------
+    *columns: one label sequence per attribute, all of one length.
+    sep: the separator between the attributes' labels (``Black|Female``).
+    """
     if not columns:
         raise ValueError("intersect needs at least one column")
     arrays = [np.asarray(c).astype(str) for c in columns]

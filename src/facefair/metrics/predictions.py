@@ -51,9 +51,15 @@ def _parse_binary(text: str, column: str, path: Path, line: int) -> int:
 
 def read_predictions(path: str | os.PathLike[str], group_cols: list[str] | None = None,
                      sep: str = "|") -> Predictions:
-    """Parse a predictions CSV; ``group_cols`` (default ``['group']``) are intersected.
+    """Parse a predictions CSV (columns y, pred, the group columns, optional score and id).
 
     Errors name the file and the 1-based line; no row is skipped silently.
+
+    Parameters
+    ----------
+    path: the CSV file.
+    group_cols: group columns (default ``['group']``); several are intersected.
+    sep: the separator joining intersected labels.
     """
     p = Path(path)
     group_cols = group_cols or ["group"]

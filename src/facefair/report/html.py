@@ -301,7 +301,15 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
 
 
 def write_report(specs: list[str], out: str | Path, title: str = "facefair report", note: str = "") -> Path:
-    """Collect the runs, render the page and write it atomically; returns its path."""
+    """One self-contained HTML page of runs, written atomically; returns its path.
+
+    Parameters
+    ----------
+    specs: evaluated run folders, or ``LABEL=GLOB`` for the seeds of one setting.
+    out: the HTML file to write.
+    title: the page's title.
+    note: a paragraph under the title (what the runs are).
+    """
     page = render(collect(specs), title, note)
     out = write_text(out, page)
     return out
