@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,13 @@ from . import distributed
 from .atomic import write_json, write_text
 from .checkpoint import CKPT_KEYS, load_checkpoint, save_atomic
 from .config import TrainConfig
+from .data import Task
 from .data.from_config import load_task
 from .data.loader import SplitImages, iterate, n_batches, random_flip, to_input
 from .devices import autocast, cpu_has_native_bf16, resolve_device
 from .errors import ConfigError, DataError
 from .inference import load_run, predict
-from .methods import Batch, RunSetup, get_method
+from .methods import Batch, Method, RunSetup, get_method
 from .metrics import fairness_report
 from .models import load_backbone_weights
 from .models.pretrained import load_pretrained, sha256
@@ -208,11 +209,66 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False,
     return result
 
 
-def _train(cfg: TrainConfig, out: Path, resume: bool, stop_after_steps: int | None,
-           dist_ctx: distributed.Dist, device: torch.device) -> RunResult:
-    main = dist_ctx.is_main
-    cfg = resolve_run_config(cfg, out, resume)
-    distributed.barrier()  # every rank has read the folder before rank 0 writes into it
+@dataclass
+class LoopState:
+    """Where the loop is and what it has seen: everything of a run that changes while it
+    trains, besides the weights, the optimizer and the RNGs. It goes into ``last.pt`` whole,
+    so a resume continues exactly."""
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=lambda: {"epoch": -1, "score": -math.inf})
+    #: this epoch's training loss sum, images and seconds (rank 0 holds the pooled sums)
+    accum: dict[str, Any] = field(default_factory=lambda: {"loss_sum": 0.0, "n": 0, "seconds": 0.0})
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
+                "history": self.history, "best": self.best, "accum": self.accum}
+
+    @classmethod
+    def from_checkpoint(cls, ck: dict[str, Any]) -> LoopState:
+        return cls(ck["epoch"], ck["step_in_epoch"], ck["global_step"], ck["history"], ck["best"], ck["accum"])
+
+    def result(self, out: Path) -> RunResult:
+        return RunResult(out, int(self.best["epoch"]), float(self.best["score"]), self.history)
+
+
+@dataclass
+class _Run:
+    """What a run is built from once: config, data, method, model, optimizer, RNGs."""
+
+    cfg: TrainConfig
+    out: Path
+    dist: distributed.Dist
+    device: torch.device
+    task: Task
+    method: Method
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    train_ds: SplitImages
+    val_ds: SplitImages
+    gens: dict[str, torch.Generator]
+    ctx: _Context
+    setup: RunSetup
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.out)
+
+    @property
+    def per_epoch(self) -> int:
+        return n_batches(len(self.train_ds), self.cfg.batch_size, drop_last=True)
+
+    @property
+    def shard(self) -> tuple[int, int]:
+        return self.dist.rank, self.dist.world
+
+
+def _build(cfg: TrainConfig, out: Path, resume: bool, dist_ctx: distributed.Dist, device: torch.device) -> _Run:
+    """Task, method, model (with its starting weights), optimizer and RNGs of a run; the
+    config is saved once all of them are valid."""
     cfg.validate()
     if dist_ctx.enabled and cfg.batch_size % dist_ctx.world:
         raise ConfigError(f"--batch-size {cfg.batch_size} must be a multiple of the number of "
@@ -226,22 +282,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, stop_after_steps: int | No
         log.info(f"note: method {method.name} reads the protected labels ({cfg.protected}) in training")
     model = method.build_model(cfg, task)
     folder = RunFolder(out)
-    last_path, best_path = folder.checkpoint("last"), folder.checkpoint("best")
-    if not cfg.init and not (resume and last_path.is_file()):  # a checkpoint or init replaces them
+    if not cfg.init and not (resume and folder.checkpoint("last").is_file()):  # a checkpoint or init replaces them
         start_weights(model, cfg)
     if cfg.init:
-        init_path = Path(cfg.init)
-        if init_path.is_dir():
-            init_path = RunFolder(init_path).checkpoint("best")
-        state = load_checkpoint(init_path)
-        fresh = method.fresh_on_init  # parts the trained run lacks keep their initial values
-        state = {**{k: v for k, v in state.items() if not k.startswith(fresh)},
-                 **{k: v for k, v in model.state_dict().items() if k.startswith(fresh)}}
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as e:
-            raise DataError(f"weights do not fit this model: {str(e).splitlines()[0]}", init_path) from None
-        log.info(f"initialised the model from {init_path}" + (f" ({', '.join(fresh)}* start fresh)" if fresh else ""))
+        _load_init(model, method, Path(cfg.init))
     if dist_ctx.enabled and cfg.sync_bn and method.sync_bn:
         model = distributed.convert_sync_batchnorm(model, device)
     elif dist_ctx.enabled and cfg.sync_bn:
@@ -253,154 +297,194 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, stop_after_steps: int | No
     if cfg.freeze_stages:
         model.backbone.freeze(cfg.freeze_stages)
     optimizer = build_optimizer(cfg, backbone_rate(method.param_groups(model, cfg), model, cfg))
-    if main:
+    if dist_ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)  # only once the task, method and model are valid
         if not folder.has_config():
             cfg.save(folder.config_file)
-    shard = (dist_ctx.rank, dist_ctx.world)
-
     train_ds = SplitImages(task, task.indices("train", cfg.max_train, cfg.split_seed), cfg.size)
     val_ds = SplitImages(task, task.indices("val", cfg.max_val, cfg.split_seed), cfg.size)
-    per_epoch = n_batches(len(train_ds), cfg.batch_size, drop_last=True)
-    total_steps = per_epoch * cfg.epochs
-    flip_gen, method_gen = torch.Generator(), torch.Generator()
-    flip_gen.manual_seed(cfg.seed + 1)
-    method_gen.manual_seed(cfg.seed + 2)
-    gens = {"flip": flip_gen, "method": method_gen}
-    ctx = _Context(model, optimizer, cfg, device, method_gen)
-    run_setup = RunSetup(cfg, task, device, out, train_ds, load_run)
+    gens = {"flip": torch.Generator(), "method": torch.Generator()}
+    gens["flip"].manual_seed(cfg.seed + 1)
+    gens["method"].manual_seed(cfg.seed + 2)
+    ctx = _Context(model, optimizer, cfg, device, gens["method"])
+    return _Run(cfg, out, dist_ctx, device, task, method, model, optimizer, train_ds, val_ds, gens, ctx,
+                RunSetup(cfg, task, device, out, train_ds, load_run))
 
-    epoch, step_in_epoch, global_step = 0, 0, 0
-    history: list[dict[str, Any]] = []
-    best = {"epoch": -1, "score": -math.inf}
-    accum = {"loss_sum": 0.0, "n": 0, "seconds": 0.0}
-    if resume and main:  # a kill during a save leaves its temporary file: nothing to keep
-        for stale in last_path.parent.glob(".*.tmp"):
+
+def _load_init(model: nn.Module, method: Method, init: Path) -> None:
+    """Start from a trained run's (or file's) weights; the parts that run lacks stay fresh."""
+    path = RunFolder(init).checkpoint("best") if init.is_dir() else init
+    state = load_checkpoint(path)
+    fresh = method.fresh_on_init
+    state = {**{k: v for k, v in state.items() if not k.startswith(fresh)},
+             **{k: v for k, v in model.state_dict().items() if k.startswith(fresh)}}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise DataError(f"weights do not fit this model: {str(e).splitlines()[0]}", path) from None
+    log.info(f"initialised the model from {path}" + (f" ({', '.join(fresh)}* start fresh)" if fresh else ""))
+
+
+def _start(run: _Run, resume: bool) -> LoopState:
+    """A fresh loop (the method sets itself up), or the one ``last.pt`` holds."""
+    last = run.folder.checkpoint("last")
+    if resume and run.dist.is_main:  # a kill during a save leaves its temporary file: nothing to keep
+        for stale in last.parent.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
-    if resume and last_path.is_file():
-        ck = load_checkpoint(last_path, CKPT_KEYS)
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        epoch, step_in_epoch, global_step = ck["epoch"], ck["step_in_epoch"], ck["global_step"]
-        history, best, accum = ck["history"], ck["best"], ck["accum"]
-        if not main:  # rank 0 saved the pooled loss; the others start their share from zero
-            accum = {**accum, "loss_sum": 0.0, "n": 0}
-        _restore_rng(ck["rng"], gens)
-        method.load_state_dict(ck.get("method", {}), model, run_setup)
-        log.info(f"resuming {out} at epoch {epoch + 1}, step {step_in_epoch} of {per_epoch}")
-    else:
-        method.setup(model, run_setup)
-    sample_weights = method.sample_weights(run_setup)
+    if not (resume and last.is_file()):
+        run.method.setup(run.model, run.setup)
+        return LoopState()
+    ck = load_checkpoint(last, CKPT_KEYS)
+    run.model.load_state_dict(ck["model"])
+    run.optimizer.load_state_dict(ck["optimizer"])
+    state = LoopState.from_checkpoint(ck)
+    if not run.dist.is_main:  # rank 0 saved the pooled loss; the others start their share from zero
+        state.accum = {**state.accum, "loss_sum": 0.0, "n": 0}
+    _restore_rng(ck["rng"], run.gens)
+    run.method.load_state_dict(ck.get("method", {}), run.model, run.setup)
+    log.info(f"resuming {run.out} at epoch {state.epoch + 1}, step {state.step_in_epoch} of {run.per_epoch}")
+    return state
 
-    def pool_accum() -> None:
-        # the epoch's loss over all ranks, kept by rank 0 alone so that a resume sums it once
-        if dist_ctx.enabled:
-            total = distributed.all_reduce_sum([accum["loss_sum"], accum["n"]])
-            accum["loss_sum"], accum["n"] = (total[0], int(total[1])) if main else (0.0, 0)
 
-    def checkpoint() -> None:
-        pool_accum()
-        if main:
-            save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step,
-                         "rng": _rng_state(gens), "history": history, "best": best, "accum": accum,
-                         "method": method.state_dict()},
-                        last_path)
+def _pool(run: _Run, state: LoopState) -> None:
+    """The epoch's loss over all ranks, kept by rank 0 alone so that a resume sums it once."""
+    if run.dist.enabled:
+        total = distributed.all_reduce_sum([state.accum["loss_sum"], state.accum["n"]])
+        state.accum["loss_sum"], state.accum["n"] = (total[0], int(total[1])) if run.dist.is_main else (0.0, 0)
 
-    writer = _tensorboard(out) if main else None
-    steps_this_call = 0
-    log.info(f"training {method.name} on {cfg.dataset}:{cfg.target} (protected {cfg.protected}), "
-        f"{cfg.arch}{f' ({cfg.pretrained})' if cfg.pretrained and not cfg.init else ''} {cfg.size}px, "
-        f"{len(train_ds)} train / {len(val_ds)} val images, "
-        f"{cfg.epochs} epochs on {device}")
-    if device.type == "cuda" and cfg.workers == 0:
-        log.info("note: no loader workers: the GPU waits while each batch is gathered and copied; "
-            "--workers 6 pins and prefetches batches during the step (1.35x on an H200)")
-    if cfg.bf16 and device.type == "cpu" and not cpu_has_native_bf16():
-        log.info("warning: this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 autocast is emulated and "
-            "about 10x slower than fp32 here; train without --bf16 (experiments: --set bf16=false)")
-    while epoch < cfg.epochs:
-        if cfg.patience and step_in_epoch == 0 and _epochs_without_gain(history, cfg.select) >= cfg.patience:
-            log.info(f"early stop after epoch {epoch}: validation {cfg.select} has not improved for {cfg.patience} "
-                f"epochs (selected: epoch {best['epoch']})")
+
+def _checkpoint(run: _Run, state: LoopState) -> None:
+    _pool(run, state)
+    if run.dist.is_main:
+        save_atomic({"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+                     "rng": _rng_state(run.gens), "method": run.method.state_dict(), **state.to_checkpoint()},
+                    run.folder.checkpoint("last"))
+
+
+def _train(cfg: TrainConfig, out: Path, resume: bool, stop_after_steps: int | None,
+           dist_ctx: distributed.Dist, device: torch.device) -> RunResult:
+    cfg = resolve_run_config(cfg, out, resume)
+    distributed.barrier()  # every rank has read the folder before rank 0 writes into it
+    run = _build(cfg, out, resume, dist_ctx, device)
+    state = _start(run, resume)
+    sample_weights = run.method.sample_weights(run.setup)
+    writer = _tensorboard(out) if dist_ctx.is_main else None
+    _announce(run)
+    budget = [stop_after_steps]  # iterations this call may still take (None: no limit)
+    while state.epoch < cfg.epochs:
+        if cfg.patience and state.step_in_epoch == 0 and _epochs_without_gain(state.history, cfg.select) >= cfg.patience:
+            log.info(f"early stop after epoch {state.epoch}: validation {cfg.select} has not improved for "
+                     f"{cfg.patience} epochs (selected: epoch {state.best['epoch']})")
             break
-        if step_in_epoch == 0:
-            flip_gen.manual_seed(cfg.seed * 100003 + epoch)
-            accum = {"loss_sum": 0.0, "n": 0, "seconds": 0.0}
-        model.train()
-        ctx.epoch = epoch
-        batches = iterate(train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch,
-                          workers=cfg.workers, drop_last=True, skip=step_in_epoch,
-                          weights=sample_weights, shard=shard, pin_memory=device.type == "cuda")
-        bar = progress_bar(batches, cfg.progress and main, total=per_epoch, initial=step_in_epoch,
-                           desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
-        t0 = time.perf_counter()
-        for b in bar:
-            x = to_input(b["x"], device, cfg.channels_last)
-            if cfg.flip:
-                x = random_flip(x, flip_gen, shard)
-            batch = Batch(x, b["y"].to(device), b["group"].to(device), b["index"])
-            for g in optimizer.param_groups:
-                g["lr"] = cosine_lr(g["base_lr"], global_step, total_steps, cfg.schedule)
-            try:
-                stats = method.train_step(model, batch, ctx)
-            except FloatingPointError as e:
-                ids = [str(task.data.ids[i]) for i in b["index"][:8].tolist()]
-                raise FloatingPointError(
-                    f"{e} at epoch {epoch + 1}, step {step_in_epoch + 1} (global step {global_step + 1}; "
-                    f"batch images {', '.join(ids)}{', ...' if len(b['index']) > 8 else ''}); "
-                    f"last good checkpoint: {last_path if last_path.is_file() else 'none yet'}") from None
-            accum["loss_sum"] += stats["loss"] * len(batch)
-            accum["n"] += len(batch)
-            step_in_epoch += 1
-            global_step += 1
-            steps_this_call += 1
-            bar.set_postfix(loss=f"{accum['loss_sum'] / accum['n']:.4f}")
-            if cfg.checkpoint_every and step_in_epoch % cfg.checkpoint_every == 0 and step_in_epoch < per_epoch:
-                accum["seconds"] += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                checkpoint()
-            if stop_after_steps is not None and steps_this_call >= stop_after_steps:
-                bar.close()
-                accum["seconds"] += time.perf_counter() - t0
-                checkpoint()
-                return RunResult(out, int(best["epoch"]), float(best["score"]), history)
-        bar.close()
-        accum["seconds"] += time.perf_counter() - t0
-        pool_accum()
-        val = predict(method, model, val_ds, cfg, device, desc="validate")
-        rep = fairness_report(val.y, val.pred, val.group)
-        # pooled: rank 0's accumulator holds every rank's images (only rank 0 writes the row)
-        row = {"epoch": epoch + 1, "train_loss": accum["loss_sum"] / max(accum["n"], 1),
-               "lr": optimizer.param_groups[0]["lr"], "train_seconds": accum["seconds"],
-               "train_img_per_s": accum["n"] / max(accum["seconds"], 1e-9),
-               **{f"val_{k}": v for k, v in rep.overall.items()},
-               # the share of positives: how accurate answering one class to everyone is, which a
-               # validation choice compares its accuracy window with (experiments.Choice)
-               "val_base_rate": float(np.mean(val.y == 1))}
-        row = _json_safe(row)
-        history.append(row)
-        score = math.inf if cfg.select == "last" else row.get(f"val_{cfg.select}")
-        score = -math.inf if score is None else score
-        epoch += 1
-        step_in_epoch = 0
-        if score >= best["score"] or cfg.select == "last":
-            best = {"epoch": epoch, "score": float(score) if math.isfinite(score) else 0.0}
-            if main:
-                save_atomic(model.state_dict(), best_path)
-        checkpoint()
-        if main:
-            _write_log(out, history, best)
+        if not _train_epoch(run, state, sample_weights, budget):
+            return state.result(out)  # stopped inside the epoch (stop_after_steps), checkpointed
+        row = _validate(run, state)
         if writer is not None:
             for k, v in row.items():
                 if isinstance(v, (int, float)) and k != "epoch":
-                    writer.add_scalar(k, v, epoch)
-        log.info(f"epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, val accuracy "
-            f"{row['val_accuracy']:.4f}, val EOpp gap {_fmt(row['val_equal_opportunity_diff'])}, "
-            f"{row['train_img_per_s']:.0f} img/s")
+                    writer.add_scalar(k, v, state.epoch)
     if writer is not None:
         writer.close()
-    return RunResult(out, int(best["epoch"]), float(best["score"]), history)
+    return state.result(out)
+
+
+def _announce(run: _Run) -> None:
+    cfg, device = run.cfg, run.device
+    log.info(f"training {run.method.name} on {cfg.dataset}:{cfg.target} (protected {cfg.protected}), "
+             f"{cfg.arch}{f' ({cfg.pretrained})' if cfg.pretrained and not cfg.init else ''} {cfg.size}px, "
+             f"{len(run.train_ds)} train / {len(run.val_ds)} val images, {cfg.epochs} epochs on {device}")
+    if device.type == "cuda" and cfg.workers == 0:
+        log.info("note: no loader workers: the GPU waits while each batch is gathered and copied; "
+                 "--workers 6 pins and prefetches batches during the step (1.35x on an H200)")
+    if cfg.bf16 and device.type == "cpu" and not cpu_has_native_bf16():
+        log.info("warning: this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 autocast is emulated and "
+                 "about 10x slower than fp32 here; train without --bf16 (experiments: --set bf16=false)")
+
+
+def _train_epoch(run: _Run, state: LoopState, sample_weights: Any, budget: list[int | None]) -> bool:
+    """The rest of the current epoch's iterations; False when ``budget`` ran out first."""
+    cfg, device, method, model, flip_gen = run.cfg, run.device, run.method, run.model, run.gens["flip"]
+    if state.step_in_epoch == 0:
+        flip_gen.manual_seed(cfg.seed * 100003 + state.epoch)
+        state.accum = {"loss_sum": 0.0, "n": 0, "seconds": 0.0}
+    model.train()
+    run.ctx.epoch = state.epoch
+    per_epoch, total_steps = run.per_epoch, run.per_epoch * cfg.epochs
+    batches = iterate(run.train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=state.epoch,
+                      workers=cfg.workers, drop_last=True, skip=state.step_in_epoch,
+                      weights=sample_weights, shard=run.shard, pin_memory=device.type == "cuda")
+    bar = progress_bar(batches, cfg.progress and run.dist.is_main, total=per_epoch, initial=state.step_in_epoch,
+                       desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
+    accum = state.accum
+    t0 = time.perf_counter()
+    for b in bar:
+        x = to_input(b["x"], device, cfg.channels_last)
+        if cfg.flip:
+            x = random_flip(x, flip_gen, run.shard)
+        batch = Batch(x, b["y"].to(device), b["group"].to(device), b["index"])
+        for g in run.optimizer.param_groups:
+            g["lr"] = cosine_lr(g["base_lr"], state.global_step, total_steps, cfg.schedule)
+        try:
+            stats = method.train_step(model, batch, run.ctx)
+        except FloatingPointError as e:
+            last = run.folder.checkpoint("last")
+            ids = [str(run.task.data.ids[i]) for i in b["index"][:8].tolist()]
+            raise FloatingPointError(
+                f"{e} at epoch {state.epoch + 1}, step {state.step_in_epoch + 1} (global step "
+                f"{state.global_step + 1}; batch images {', '.join(ids)}{', ...' if len(b['index']) > 8 else ''}); "
+                f"last good checkpoint: {last if last.is_file() else 'none yet'}") from None
+        accum["loss_sum"] += stats["loss"] * len(batch)
+        accum["n"] += len(batch)
+        state.step_in_epoch += 1
+        state.global_step += 1
+        bar.set_postfix(loss=f"{accum['loss_sum'] / accum['n']:.4f}")
+        if budget[0] is not None:
+            budget[0] -= 1
+        if cfg.checkpoint_every and state.step_in_epoch % cfg.checkpoint_every == 0 and state.step_in_epoch < per_epoch:
+            accum["seconds"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            _checkpoint(run, state)
+        if budget[0] is not None and budget[0] <= 0:
+            bar.close()
+            accum["seconds"] += time.perf_counter() - t0
+            _checkpoint(run, state)
+            return False
+    bar.close()
+    accum["seconds"] += time.perf_counter() - t0
+    return True
+
+
+def _validate(run: _Run, state: LoopState) -> dict[str, Any]:
+    """End the epoch: validate, log a row, keep the best weights, checkpoint; returns the row."""
+    cfg, accum = run.cfg, state.accum
+    _pool(run, state)
+    val = predict(run.method, run.model, run.val_ds, cfg, run.device, desc="validate")
+    rep = fairness_report(val.y, val.pred, val.group)
+    # pooled: rank 0's accumulator holds every rank's images (only rank 0 writes the row)
+    row = {"epoch": state.epoch + 1, "train_loss": accum["loss_sum"] / max(accum["n"], 1),
+           "lr": run.optimizer.param_groups[0]["lr"], "train_seconds": accum["seconds"],
+           "train_img_per_s": accum["n"] / max(accum["seconds"], 1e-9),
+           **{f"val_{k}": v for k, v in rep.overall.items()},
+           # the share of positives: how accurate answering one class to everyone is, which a
+           # validation choice compares its accuracy window with (experiments.Choice)
+           "val_base_rate": float(np.mean(val.y == 1))}
+    row = _json_safe(row)
+    state.history.append(row)
+    score = math.inf if cfg.select == "last" else row.get(f"val_{cfg.select}")
+    score = -math.inf if score is None else score
+    state.epoch += 1
+    state.step_in_epoch = 0
+    if score >= state.best["score"] or cfg.select == "last":
+        state.best = {"epoch": state.epoch, "score": float(score) if math.isfinite(score) else 0.0}
+        if run.dist.is_main:
+            save_atomic(run.model.state_dict(), run.folder.checkpoint("best"))
+    _checkpoint(run, state)
+    if run.dist.is_main:
+        _write_log(run.out, state.history, state.best)
+    log.info(f"epoch {state.epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, val accuracy "
+             f"{row['val_accuracy']:.4f}, val EOpp gap {_fmt(row['val_equal_opportunity_diff'])}, "
+             f"{row['train_img_per_s']:.0f} img/s")
+    return row
 
 
 def _epochs_without_gain(history: list[dict[str, Any]], select: str) -> int:
