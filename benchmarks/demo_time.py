@@ -28,7 +28,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "demo"
         t0 = time.perf_counter()
-        cmd = [sys.executable, "-m", "facefair.cli", "demo", "--no-progress", "--out", str(out)]
+        cmd = [sys.executable, "-m", "facefair", "demo", "--no-progress", "--out", str(out)]
         subprocess.run(cmd + (["--quick"] if args.quick else []), check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - t0
         seconds = json.loads((out / "timings.json").read_text())["seconds"]
