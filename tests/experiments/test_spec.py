@@ -1,0 +1,40 @@
+"""Reading an experiment file: every key of every table checked with its type; a mistake names the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tiny_files import TINY
+
+from facefair.errors import ConfigError
+from facefair.experiments import load_experiment
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace('[[run]]\nid = "base"', '[[run]]\nid = "base"\ncolour = "red"'), "unknown key"),
+    (lambda t: t.replace('from = "base"', 'from = "di"'), "must name an earlier run"),
+    (lambda t: t.replace('id = "di"', 'id = "base"'), "appears twice"),
+    (lambda t: t.replace('layout = "asac"', 'layout = "pie"'), "layout must be one of"),
+    (lambda t: t.replace("[scale.gpu]", "[scale.tpu]"), "scales are"),
+    (lambda t: t.replace('paper = "ASAC Table 4 (tiny)"', ""), "needs 'paper'"),
+    (lambda t: t + "\n[[run", "not valid TOML"),
+    (lambda t: t.replace("cpu = { epochs = 1 }", "cpu = 1"), "cpu must be a table"),
+    (lambda t: t.replace("cpu = { epochs = 1 }", 'cpu = { epochs = 1, options = "fast" }'), "options = { ... }"),
+    # every value is checked with its declared type, and every method option by name, at load
+    (lambda t: t.replace("[scale.cpu]\nepochs = 2", "[scale.cpu]\nepochs = 2.5"), r"\[scale.cpu\]: option epochs must be an integer"),
+    (lambda t: t.replace("progress = false", 'progress = "no"'), r"\[train\]: option progress must be true or false"),
+    (lambda t: t.replace("cpu = { epochs = 1 }", "cpu = { epochs = 1, colour = 2 }"), "run 'asac' cpu: unknown training option 'colour'"),
+    (lambda t: t.replace("probe_epochs = 2 }", "probe_epochz = 2 }"), "run 'asac': unknown option of this method 'probe_epochz'"),
+    (lambda t: t.replace("probe_epochs = 2 }", 'probe_epochs = "two" }'), "run 'asac': option probe_epochs must be an integer"),
+    (lambda t: t.replace('inference = "conditional"', "inferens = 1"), "run 'di': unknown option"),
+    (lambda t: t.replace('layout = "asac"', 'layout = "asac"\nauthor = "me"'), r"\[experiment\]: unknown key\(s\) author"),
+    (lambda t: t + '\n[grid]\ncolour = ["red"]\n', r"\[grid\] colour: not a training option"),
+    (lambda t: t + '\n[grid]\nsize = [32, "big"]\n', r"\[grid\] size: option size must be an integer"),
+])
+def test_bad_experiment_files_name_file_and_key(tmp_path: Path, edit, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(edit(TINY))
+    with pytest.raises(ConfigError, match=message) as e:
+        load_experiment(path)
+    assert str(path) in str(e.value)

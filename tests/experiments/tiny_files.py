@@ -1,0 +1,66 @@
+"""The tiny synthetic experiment files the experiment tests run."""
+
+TINY = """
+[experiment]
+name = "tiny"
+paper = "ASAC Table 4 (tiny)"
+layout = "asac"
+seeds = [0, 1]
+description = "synthetic faces, tiny CNN"
+
+[train]
+dataset = "synthetic"
+dataset_options = { n_train = 192, n_val = 64, n_test = 96 }
+arch = "tiny"
+size = 32
+batch_size = 32
+progress = false
+
+[scale.cpu]
+epochs = 2
+
+[scale.gpu]
+epochs = 20
+
+[[run]]
+id = "base"
+label = "Base"
+
+[[run]]
+id = "asac"
+label = "ASAC"
+from = "base"
+method = "asac"
+options = { probe_epochs = 2 }
+cpu = { epochs = 1 }
+
+[[run]]
+id = "di"
+label = "Domain-independent"
+method = "domain_independent"
+evaluate = [{ inference = "conditional" }]
+"""
+
+# A regulariser sweep and the row that picks its weight per seed on validation.
+SWEEP = TINY.split("[[run]]")[0] + """
+[[run]]
+id = "base"
+label = "Base"
+
+[[run]]
+id = "w1"
+label = "Regularized (weight 1)"
+method = "regularized"
+options = { weight = 1.0 }
+
+[[run]]
+id = "w0"
+label = "Regularized (weight 0.1)"
+method = "regularized"
+options = { weight = 0.1 }
+
+[[run]]
+id = "reg"
+label = "Regularized (chosen)"
+choose = { among = ["w1", "w0"], metric = "equal_opportunity_diff", reference = "base", accuracy_within = 1.0 }
+"""
