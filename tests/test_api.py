@@ -8,7 +8,7 @@ import facefair
 
 
 def test_exports_are_not_shadowed_by_submodules() -> None:
-    for mod in ("facefair.cli", "facefair.mitigation", "facefair.analysis", "facefair.ablation",
+    for mod in ("facefair.cli", "facefair.mitigation", "facefair.analysis", "facefair.experiments",
                 "facefair.evaluation", "facefair.trainer", "facefair.metrics", "facefair.explain"):
         importlib.import_module(mod)
     for name in facefair.__all__:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from facefair.ablation import parse_vary
 from facefair.config import TrainConfig
 from facefair.errors import ConfigError
 from facefair.methods import get_method
@@ -21,10 +20,6 @@ def test_text_is_read_as_toml_values_and_bare_words_stay_text() -> None:
     for bad in ("bf16", "=3", "x="):
         with pytest.raises(ConfigError, match="--set takes KEY=VALUE"):
             parse_kv([bad], "--set")
-    assert parse_vary(["order=ascending,none", "eps=0,0.01;0,0.03"]) == [
-        ("order", ["ascending", "none"]), ("eps", ["0,0.01", "0,0.03"])]
-    with pytest.raises(ConfigError, match="--vary takes KEY=VALUE"):
-        parse_vary(["order"])
 
 
 @pytest.mark.parametrize("value, kind, want", [

@@ -63,7 +63,6 @@ _LAZY = {
     "Experiment": "facefair.experiments",
     "load_experiment": "facefair.experiments",
     "run_experiment": "facefair.experiments",
-    "ablate": "facefair.ablation",
     # messages and errors
     "show_messages": "facefair.logs",
     "FaceFairError": "facefair.errors",

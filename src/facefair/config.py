@@ -23,7 +23,7 @@ SELECTABLE = ("accuracy", "worst_group_accuracy", "tpr", "worst_group_tpr", "las
 def option(default: Any, help: str, group: str = "", choices: tuple[str, ...] = (), metavar: str = "",
            volatile: bool = False) -> Any:
     """A TrainConfig field with what the CLI needs to offer it as a flag: ``group`` is
-    ``model`` (``train`` only) or ``training`` (``train``, ``mitigate`` and ``ablate``); a field
+    ``model`` (``train`` only) or ``training`` (``train`` and ``mitigate``); a field
     without a group is set otherwise (data flags, ``--method-opt``, the trainer itself).
     ``volatile``: the field does not change what is trained (how it is shown, where, how fast),
     so a run's identity leaves it out and a run differing only in it is the same run."""

@@ -51,13 +51,13 @@ def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> Non
 
 
 def test_set_overrides_every_run_and_refuses_what_it_cannot_mean(tmp_path: Path, capsys) -> None:
-    from facefair.experiments import parse_set
+    from facefair.options import parse_kv
 
-    assert [parse_set(x) for x in ("bf16=false", "epochs=1", "lr=0.01", "arch=resnet50", 'arch="tiny"')] == [
-        ("bf16", False), ("epochs", 1), ("lr", 0.01), ("arch", "resnet50"), ("arch", "tiny")]
+    assert [parse_kv([x], "--set") for x in ("bf16=false", "epochs=1", "lr=0.01", "arch=resnet50", 'arch="tiny"')] == [
+        {"bf16": False}, {"epochs": 1}, {"lr": 0.01}, {"arch": "resnet50"}, {"arch": "tiny"}]
     for bad in ("bf16", "=1", "bf16="):
         with pytest.raises(ConfigError, match="--set takes KEY=VALUE"):
-            parse_set(bad)
+            parse_kv([bad], "--set")
     path = tmp_path / "tiny.toml"
     path.write_text(TINY)
     out = tmp_path / "out"

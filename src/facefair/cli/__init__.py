@@ -1,6 +1,6 @@
 """The ``facefair`` command, one module per command group: ``data`` (datasets, prepare),
 ``training`` (methods, train, mitigate), ``evaluation`` (evaluate, metrics, table, report,
-explain, robustness), ``experiments`` (experiment, ablate, demo).
+explain, robustness), ``experiments`` (experiment, demo).
 
 torch is imported only by the commands that need it (inside their ``cmd_*`` functions), so
 ``facefair metrics`` audits a predictions CSV on a machine without torch. Errors on bad input

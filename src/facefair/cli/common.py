@@ -93,7 +93,7 @@ def add_config_args(p: argparse.ArgumentParser | Any, group: str) -> None:
 
 
 def add_trainer_args(p: argparse.ArgumentParser) -> None:
-    """Options of the one trainer, shared by ``train``, ``mitigate`` and ``ablate``."""
+    """Options of the one trainer, shared by ``train`` and ``mitigate``."""
     g = p.add_argument_group("training")
     add_config_args(g, "training")
     g.add_argument("--no-progress", action="store_true", help="no progress bars (they show on a terminal only)")

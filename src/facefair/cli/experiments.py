@@ -1,14 +1,13 @@
-"""``facefair experiment``, ``ablate`` and ``demo``: many runs from one command, resumable."""
+"""``facefair experiment`` and ``demo``: many runs from one command, resumable. An experiment
+file is the one way to run a grid (the ASAC ablation tables 4-6 are ``asac_table4/5/6``)."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..options import parse_kv
-from .training import method_run_args
 
 
 def add_parsers(sub: Any) -> None:
@@ -39,11 +38,6 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_experiment)
 
-    p = sub.add_parser("ablate", help="one-factor-at-a-time ablations of a method over a base run",
-                       add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="NAME --from BASE_RUN --out DIR --vary KEY=V1,V2 ...")
-    p.set_defaults(func=cmd_ablate)
-
     p = sub.add_parser("demo", help="the whole pipeline on the synthetic biased faces")
     p.add_argument("--out", default="demo-output", help="output folder")
     p.add_argument("--quick", action="store_true", help="a smaller, faster setting (tests)")
@@ -72,24 +66,6 @@ def cmd_experiment(args: argparse.Namespace) -> int:
                               only=only, sets=sets, runs=runs, restore=args.restore)
         if not args.dry_run:
             print(f"wrote {path}")
-    return 0
-
-
-def cmd_ablate(args: argparse.Namespace) -> int:
-    from ..ablation import ablate, format_rows, parse_vary
-
-    def vary_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--vary", action="append", required=True, metavar="KEY=V1,V2",
-                       help="one table per --vary: e.g. order=ascending,descending,random,none; "
-                            "eps='0,0.001,0.01;0,0.001,0.03'; alpha=0.25,0.5,0.75")
-        p.add_argument("--bootstrap", type=int, default=1000)
-
-    margs, options, overrides = method_run_args("ablate", list(args.rest), vary_arg)
-    overrides.pop("resume", None)
-    rows = ablate(margs.name, margs.base, margs.out, parse_vary(margs.vary), options,
-                  n_boot=margs.bootstrap, **overrides)
-    print(format_rows(rows))
-    print(f"wrote {Path(margs.out) / 'ablation.json'} and ablation.md")
     return 0
 
 

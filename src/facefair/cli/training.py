@@ -113,7 +113,7 @@ def _method_option_args(p: argparse.ArgumentParser, options_cls: type) -> list[s
 
 
 def method_run_args(command: str, rest: list[str], extra: Any = None) -> tuple[argparse.Namespace, dict, dict]:
-    """Parse ``NAME --from BASE --out DIR [trainer options] [NAME's options]`` for mitigate."""
+    """Parse ``NAME --from BASE --out DIR [trainer options] [NAME's options]``."""
     from ..methods import registered
 
     methods = registered()

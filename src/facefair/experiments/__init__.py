@@ -41,7 +41,6 @@ table split over machines or sessions is finished without training its done rows
 
 from __future__ import annotations
 
-from ..options import read_value, split_kv
 from .archive import RESTORED, archive, read_restored, restore_archive, run_validation
 from .identity import VOLATILE, find_same, identity, same_training
 from .plan import Choice, PlannedRun, plan, run_ids
@@ -62,12 +61,7 @@ from .spec import (
 
 __all__ = ["RESTORED", "SCALES", "VOLATILE", "Choice", "Choose", "CrossSpec", "Experiment", "PlannedRun",
            "RunSpec", "archive", "default_data_dir", "execute", "experiment_dir", "find_experiments",
-           "find_same", "identity", "load_experiment", "parse_set", "plan", "read_restored", "resolve",
+           "find_same", "identity", "load_experiment", "plan", "read_restored", "resolve",
            "restore_archive", "rows", "run_experiment", "run_ids", "run_validation", "same_training",
            "seed_units", "write_results"]
 
-
-def parse_set(item: str) -> tuple[str, object]:
-    """``--set KEY=VALUE`` with VALUE read as TOML (false, 3, 0.01, "x"); a bare word is text."""
-    key, raw = split_kv(item, "--set")
-    return key, read_value(raw)

@@ -1,4 +1,4 @@
-"""The ASAC robustness view and the one-factor-at-a-time ablation command on tiny runs."""
+"""The ASAC robustness view and the seed table on tiny runs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from facefair import TrainConfig, train
-from facefair.ablation import parse_vary
 from facefair.analysis.robustness import robustness
 from facefair.cli import main
 from facefair.errors import ConfigError
@@ -36,28 +35,6 @@ def test_robustness_view(runs: Path) -> None:
     assert json.loads((runs / "asac" / "robustness.json").read_text())["base"] == str(runs / "base")
     with pytest.raises(ConfigError, match="without a protected classifier"):
         robustness(runs / "base", base=runs / "base")
-
-
-def test_parse_vary() -> None:
-    assert parse_vary(["order=ascending,none", "eps=0,0.01;0,0.03"]) == [
-        ("order", ["ascending", "none"]), ("eps", ["0,0.01", "0,0.03"])]
-    with pytest.raises(ConfigError):
-        parse_vary(["order"])
-
-
-def test_ablate_runs_each_variant_once_and_resumes(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = runs / "abl"
-    args = ["ablate", "asac", "--from", str(runs / "base"), "--out", str(out), "--vary", "alpha=0.5,1.0",
-            "--epochs", "1", "--max-train", "64", "--bootstrap", "20", "--no-progress"]
-    assert main(args) == 0
-    rows = json.loads((out / "ablation.json").read_text())["rows"]
-    assert [(r["factor"], r["value"]) for r in rows] == [("alpha", "0.5"), ("alpha", "1.0")]
-    assert json.loads((out / "alpha=1.0" / "config.json").read_text())["method_options"]["alpha"] == "1.0"
-    assert "| alpha | 0.5 |" in (out / "ablation.md").read_text()
-    capsys.readouterr()
-    assert main(args) == 0  # a second call reuses the finished runs
-    assert capsys.readouterr().out.count("| alpha |") == 2
-    assert main(["ablate", "asac", "--from", str(runs / "base"), "--out", str(out), "--vary", "order=up"]) == 2
 
 
 def test_seed_table(runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
