@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import ConfigError
-from ..options import parse_kv
+from ..options import parse_kv, split_kv
 
 
 def add_parsers(sub: Any) -> None:
@@ -55,10 +54,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     seeds = [int(s) for s in args.seeds.split(",") if s] if args.seeds else None
     only: dict[str, list[str]] | None = None
     for item in args.grid or []:
-        key, eq, vals = item.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"--grid takes KEY=V1,V2, got {item!r}")
-        only = {**(only or {}), key.strip(): [v.strip() for v in vals.split(",") if v.strip()]}
+        key, vals = split_kv(item, "--grid")
+        only = {**(only or {}), key: [v.strip() for v in vals.split(",") if v.strip()]}
     sets = parse_kv(args.sets, "--set")
     runs = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs is not None else None
     for exp in resolve(args.name):
