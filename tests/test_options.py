@@ -56,3 +56,20 @@ def test_trainer_and_method_options_are_checked_against_their_declared_types() -
     assert (asac.eps, asac.random_start, asac.steps) == ((0.0, 0.01), False, 3)
     with pytest.raises(ConfigError, match="option steps must be an integer"):
         get_method("asac", {"steps": 2.5})
+
+
+def test_a_run_folders_config_is_read_with_its_types_checked(tmp_path) -> None:
+    path = tmp_path / "config.json"
+    for text, message in (('{"epochs": "many"}', "option epochs must be an integer, got 'many'"),
+                          ('{"bf16": 1}', "option bf16 must be true or false"),
+                          ('[1, 2]', "a config is a JSON object"),
+                          ('{"colour": 1}', "unknown config keys: colour")):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=message) as e:
+            TrainConfig.load(path)
+        assert str(path) in str(e.value)
+    path.write_bytes(b'{"arch": "\xff"}')
+    with pytest.raises(ConfigError, match="corrupt config"):
+        TrainConfig.load(path)
+    TrainConfig().save(path)
+    assert TrainConfig.load(path) == TrainConfig()

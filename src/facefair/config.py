@@ -128,11 +128,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """A config from its JSON form, every value checked against its declared type."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config is a JSON object, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return cls(**check_options(cls, d, ""))
 
     def save(self, path: Path) -> None:
         write_json(path, self.to_dict(), sort_keys=True)
@@ -142,9 +145,11 @@ class TrainConfig:
         if not path.is_file():
             raise ConfigError(f"{path}: no config.json; is this a facefair run folder?")
         try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except json.JSONDecodeError as e:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"{path}: corrupt config: {e}") from None
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
 
 
 #: fields that do not change what is trained (``option(..., volatile=True)``)

@@ -62,6 +62,14 @@ def test_restore_finishes_a_table_from_its_archive_without_training_done_runs(tm
     err = refused(["--restore", str(tmp_path / "old.json")], "z")
     assert "restored.json: the archive" in err and "kept no validation metrics" in err
 
+    # an archive travels between machines: the files it names are only this experiment's own
+    hostile = dict(archive, runs=[dict(r, cross={"../../escaped.json": {}}) if r["method"] != "choose" else r
+                                  for r in archive["runs"]])
+    (tmp_path / "hostile.json").write_text(json.dumps(hostile))
+    err = refused(["--restore", str(tmp_path / "hostile.json")], "h")
+    assert "cross-dataset file '../../escaped.json' is not one this experiment writes" in err
+    assert not list(tmp_path.rglob("escaped.json")) and not list((tmp_path / "h").rglob("*.restore"))
+
 
 def test_restore_trains_a_base_whose_fine_tune_the_archive_lacks(tmp_path: Path, capsys) -> None:
     path = tmp_path / "tiny.toml"

@@ -31,10 +31,16 @@ from facefair.experiments import load_experiment
     (lambda t: t.replace('layout = "asac"', 'layout = "asac"\nauthor = "me"'), r"\[experiment\]: unknown key\(s\) author"),
     (lambda t: t + '\n[grid]\ncolour = ["red"]\n', r"\[grid\] colour: not a training option"),
     (lambda t: t + '\n[grid]\nsize = [32, "big"]\n', r"\[grid\] size: option size must be an integer"),
+    (lambda t: t.replace('description = "synthetic faces, tiny CNN"', 'description = "caf\xe9"').encode("latin-1"), "not valid TOML"),
+    # names that become folders cannot leave --out
+    (lambda t: t.replace('name = "tiny"', 'name = "../../elsewhere"'), r"\[experiment\] name '../../elsewhere' names a folder"),
+    (lambda t: t.replace('id = "di"', 'id = "/tmp/di"'), "run 3 id '/tmp/di' names a folder"),
+    (lambda t: t + '\n[grid]\ntarget = ["smile", ".."]\n', r"\[grid\] target value '..' names a folder"),
 ])
 def test_bad_experiment_files_name_file_and_key(tmp_path: Path, edit, message: str) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text(edit(TINY))
+    text = edit(TINY)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(ConfigError, match=message) as e:
         load_experiment(path)
     assert str(path) in str(e.value)

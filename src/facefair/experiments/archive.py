@@ -134,6 +134,7 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
     for p in reversed(planned):
         if p.folder in must_train and p.base is not None:
             must_train.add(p.base)
+    cross_files = {c.file() for c in exp.cross}
     restored = 0
     for p in planned:  # runs before the choice rows that read them
         r = record(p)
@@ -156,6 +157,10 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
         tmp.mkdir(parents=True)
         write_text(tmp / RunFolder.METRICS, json.dumps(r["metrics"], indent=1) + "\n")
         for name, cdoc in (r.get("cross") or {}).items():
+            if name not in cross_files:  # an archive travels between machines: it names no path
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise DataError(f"{path}: run {p.run_id} seed {p.seed}: cross-dataset file {name!r} is not one "
+                                f"this experiment writes ({', '.join(sorted(cross_files)) or 'none'})")
             write_text(tmp / name, json.dumps(cdoc, indent=1) + "\n")
         write_text(tmp / RESTORED, json.dumps({"archive": str(path), "validation": r.get("validation"),
                                                 "identity": r.get("identity")}, indent=1) + "\n")

@@ -134,6 +134,17 @@ def _text(path: Path, value: Any, where: str) -> str:
     return value
 
 
+def _folder_name(path: Path, value: Any, where: str) -> str:
+    """A value that names a run folder (experiment name, run id, grid value): one plain path
+    component, so that no file can say where outside ``--out`` its runs are written."""
+    text = str(value)
+    if (not text or text in (".", "..") or "/" in text or "\\" in text or "\0" in text
+            or Path(text).is_absolute() or text.startswith("~")):
+        raise _fail(path, f"{where} {text!r} names a folder, so it must be one plain name "
+                          "(no '/', '\\', '..' or absolute path)")
+    return text
+
+
 def _trainer_options(path: Path, options: dict[str, Any], where: str) -> dict[str, Any]:
     try:
         return check_options(TrainConfig, options, "")
@@ -153,8 +164,8 @@ def load_experiment(path: str | Path) -> Experiment:
     if not path.is_file():
         raise ConfigError(f"{path}: no such experiment file")
     try:
-        doc = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise _fail(path, f"not valid TOML: {e}") from None
     unknown = set(doc) - TOP_KEYS
     if unknown:
@@ -166,6 +177,7 @@ def load_experiment(path: str | Path) -> Experiment:
         if not head.get(key):
             raise _fail(path, f"[experiment] needs '{key}'")
         _text(path, head[key], f"[experiment] {key}")
+    _folder_name(path, head["name"], "[experiment] name")
     description = _text(path, head.get("description", ""), "[experiment] description")
     layout = head.get("layout", "seeds")
     if layout not in LAYOUTS:
@@ -189,6 +201,8 @@ def load_experiment(path: str | Path) -> Experiment:
             raise _fail(path, f"[grid] {key} must be a non-empty list")
         if key not in types or key == "seed":
             raise _fail(path, f"[grid] {key}: not a training option one can vary (seeds go in [experiment])")
+        for v in values:
+            _folder_name(path, v, f"[grid] {key} value")
         grid[key] = tuple(_trainer_options(path, {key: v}, f"[grid] {key}")[key] for v in values)
 
     runs = doc.get("run", [])
@@ -214,7 +228,7 @@ def _run_spec(path: Path, i: int, run: dict[str, Any], earlier: list[RunSpec]) -
     bad = set(run) - RUN_KEYS
     if bad or "id" not in run:
         raise _fail(path, f"run {i}: " + (f"unknown key(s) {', '.join(sorted(bad))}" if bad else "needs an 'id'"))
-    rid = _text(path, run["id"], f"run {i} id")
+    rid = _folder_name(path, _text(path, run["id"], f"run {i} id"), f"run {i} id")
     where = f"run '{rid}'"
     if any(r.id == rid for r in earlier):
         raise _fail(path, f"run id '{rid}' appears twice")
