@@ -129,3 +129,31 @@ def test_ctrl_c_reaches_an_in_process_caller_and_the_console_command_exits_130(
     with pytest.raises(SystemExit) as e:
         facefair.cli.entry()
     assert e.value.code == 130 and "interrupted" in capsys.readouterr().err
+
+
+def test_a_run_folder_is_claimed_before_anything_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import fcntl
+    import os
+
+    mine = tmp_path / "photos"
+    mine.mkdir()
+    (mine / "log.jsonl").write_text("the user's own file\n")
+    tiny = ["--data-opt", "n_train=64", "--data-opt", "n_val=32", "--data-opt", "n_test=32", "--size", "32",
+            "--epochs", "1", "--no-progress"]
+    assert main(["train", *tiny, "--out", str(mine)]) == 2
+    assert "holds files that are not a facefair run (log.jsonl)" in capsys.readouterr().err
+    assert (mine / "log.jsonl").read_text() == "the user's own file\n" and sorted(os.listdir(mine)) == ["log.jsonl"]
+
+    busy = tmp_path / "busy"  # another process holds the run folder
+    busy.mkdir()
+    fd = os.open(busy / ".facefair.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert main(["train", *tiny, "--out", str(busy)]) == 2
+        assert "another facefair process is using this run folder" in capsys.readouterr().err
+        assert not (busy / "config.json").exists()
+    finally:
+        os.close(fd)  # the holder ends (or is killed): the lock goes with it
+    assert main(["train", *tiny, "--out", str(busy)]) == 0 and (busy / "metrics.json").exists() is False
+    assert (busy / "config.json").exists()
+    assert main(["train", *tiny, "--out", str(mine), "--use-existing-folder"]) == 0  # the user said so

@@ -38,7 +38,7 @@ def mitigation_config(method: str, base_run: str | Path, options: dict[str, Any]
 
 
 def mitigate(method: str, base_run: str | Path, out: str | Path, options: dict[str, Any] | None = None,
-             resume: bool = False, **overrides: Any) -> RunResult:
+             resume: bool = False, use_existing: bool = False, **overrides: Any) -> RunResult:
     """Fine-tune ``base_run`` with ``method`` into the run folder ``out``.
 
     Parameters
@@ -48,10 +48,11 @@ def mitigate(method: str, base_run: str | Path, out: str | Path, options: dict[s
     out: the new run folder.
     options: the method's options (``facefair methods NAME``).
     resume: continue a run cut short in ``out`` (its saved config wins).
+    use_existing: write the run into a folder that holds other files (refused otherwise).
     **overrides: trainer options over the base run's config and the method's fine-tuning
         defaults (``epochs=10``, ``lr=1e-4``, ...).
     """
     if resume and RunFolder(out).has_config():
         return train(RunFolder(out).config(), out, resume=True)
     cfg = mitigation_config(method, base_run, options, **overrides)
-    return train(cfg, out, resume=resume)
+    return train(cfg, out, resume=resume, use_existing=use_existing)

@@ -4,13 +4,21 @@ machines without it (:func:`facefair.inference.load_run` rebuilds a trained mode
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import TrainConfig
-from .errors import DataError
+from .errors import ConfigError, DataError
+
+try:  # POSIX advisory locks: released by the kernel when the holder dies, so never left stuck
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock
+    fcntl = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,7 @@ class RunFolder:
     BEST = "best.json"
     METRICS = "metrics.json"
     CHECKPOINTS = "checkpoints"
+    LOCK = ".facefair.lock"
 
     def __init__(self, path: str | Path) -> None:
         object.__setattr__(self, "path", Path(path))
@@ -47,6 +56,43 @@ class RunFolder:
     def checkpoint(self, which: str = "best") -> Path:
         """``best`` (the selected epoch's weights) or ``last`` (the resumable state)."""
         return self.path / self.CHECKPOINTS / f"{which}.pt"
+
+    def foreign_files(self) -> list[str]:
+        """What the folder holds besides a facefair run's files (empty for a new folder or a run)."""
+        if not self.path.is_dir() or self.has_config():
+            return []
+        return sorted(p.name for p in self.path.iterdir() if p.name != self.LOCK and not p.name.endswith(".tmp"))
+
+    @contextlib.contextmanager
+    def claim(self, use_existing: bool = False) -> Iterator[None]:
+        """Hold the folder for one process while it trains: a folder holding files that are not
+        a facefair run is refused unless ``use_existing`` (the user said so), and a second
+        process on the same folder is refused while the first runs. A start that fails before
+        writing anything leaves no folder behind."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"{self.path}: exists and is not a folder; choose another --out")
+        foreign = self.foreign_files()
+        if foreign and not use_existing:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise ConfigError(f"{self.path} holds files that are not a facefair run ({shown}); choose another "
+                              "--out, or pass --use-existing-folder to write the run into it")
+        created = not self.path.exists()
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / self.LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise ConfigError(f"{self.path}: another facefair process is using this run folder; wait "
+                                      "for it to end or choose another --out") from None
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+            if created and [p.name for p in self.path.iterdir()] == [self.LOCK]:
+                (self.path / self.LOCK).unlink(missing_ok=True)  # nothing was made: leave nothing
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()
 
     def has_config(self) -> bool:
         return self.config_file.is_file()

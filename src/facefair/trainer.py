@@ -178,14 +178,14 @@ def resolve_run_config(cfg: TrainConfig, out: Path, resume: bool) -> TrainConfig
         saved = TrainConfig.load(cfg_path)
         saved.progress = cfg.progress
         return saved
-    if resume and out.exists() and any(not p.name.endswith(".tmp") for p in out.iterdir()):
+    if resume and out.exists() and any(not p.name.endswith(".tmp") and p.name != RunFolder.LOCK for p in out.iterdir()):
         # (a kill while config.json was being written leaves only its .tmp: start afresh)
         raise ConfigError(f"{out}: --resume given but the folder holds no config.json")
     return cfg
 
 
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False,
-          stop_after_steps: int | None = None) -> RunResult:
+          stop_after_steps: int | None = None, use_existing: bool = False) -> RunResult:
     """Train ``cfg.method`` on ``cfg``'s task into the run folder ``out``.
 
     Parameters
@@ -195,11 +195,14 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False,
     resume: continue from ``checkpoints/last.pt`` exactly (same data order, RNG states and
         optimizer moments); the saved config wins.
     stop_after_steps: end after that many iterations of this call (tests use it to simulate a kill).
+    use_existing: write the run into a folder that holds other files (refused otherwise).
     """
     out = Path(out)
     dist_ctx, device = distributed.setup(resolve_device(cfg.device))
     try:
-        result = _train(cfg, out, resume, stop_after_steps, dist_ctx, device)
+        # rank 0 holds the folder; the other ranks write nothing into it
+        with RunFolder(out).claim(use_existing) if dist_ctx.is_main else contextlib.nullcontext():
+            result = _train(cfg, out, resume, stop_after_steps, dist_ctx, device)
     except BaseException:
         if dist_ctx.enabled:
             distributed.shutdown(sync=False)

@@ -98,6 +98,8 @@ def add_trainer_args(p: argparse.ArgumentParser) -> None:
     add_config_args(g, "training")
     g.add_argument("--no-progress", action="store_true", help="no progress bars (they show on a terminal only)")
     g.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    g.add_argument("--use-existing-folder", action="store_true",
+                   help="write the run into an --out that already holds other files (refused otherwise)")
 
 
 def trainer_overrides(args: argparse.Namespace, group: str = "training") -> dict[str, Any]:

@@ -88,7 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..trainer import train
 
     cfg = train_config(args)
-    res = train(cfg, args.out, resume=args.resume)
+    res = train(cfg, args.out, resume=args.resume, use_existing=args.use_existing_folder)
     if is_main_process():
         print(f"done: best epoch {res.best_epoch} (validation {cfg.select} {res.best_score:.4f}); "
               f"run folder {res.out}")
@@ -140,7 +140,8 @@ def cmd_mitigate(args: argparse.Namespace) -> int:
     from ..mitigation import mitigate
 
     margs, options, overrides = method_run_args("mitigate", list(args.rest))
-    res = mitigate(margs.name, margs.base, margs.out, options, resume=margs.resume, **overrides)
+    res = mitigate(margs.name, margs.base, margs.out, options, resume=margs.resume,
+                   use_existing=margs.use_existing_folder, **overrides)
     if is_main_process():
         print(f"done: best epoch {res.best_epoch}; run folder {res.out}")
         print(f"next: facefair evaluate {res.out}")

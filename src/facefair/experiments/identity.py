@@ -65,6 +65,8 @@ def link_copy(src: Path, dst: Path) -> None:
     tmp = dst.with_name(f".{dst.name}.reuse")
     shutil.rmtree(tmp, ignore_errors=True)
     for path in sorted(src.rglob("*")):
+        if path.name == RunFolder.LOCK:  # a lock is the folder's own, never shared by a link
+            continue
         target = tmp / path.relative_to(src)
         if path.is_dir():
             target.mkdir(parents=True, exist_ok=True)
