@@ -228,7 +228,7 @@ def test_manifest_paths_stay_inside_the_root(tmp_path: Path, row: str, msg: str)
 @pytest.mark.parametrize("damage,msg", [
     (lambda b: b[: len(b) // 3], "corrupt or unreadable image"),   # truncated JPEG
     (lambda b: b"", "empty image file \\(0 bytes\\)"),               # zero-byte image
-    (lambda b: b"GIF89a" + b[:40], "corrupt or unreadable image"),  # not what it says
+    (lambda b: b"GIF89a" + b[:40], "not an image in a supported format"),  # not what it says
 ])
 def test_broken_images_stop_prepare_naming_the_file(tmp_path: Path, damage: Callable[[bytes], bytes],
                                                    msg: str) -> None:

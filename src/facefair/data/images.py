@@ -9,31 +9,54 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
+#: the formats a face image may come in (whatever the file's suffix says); MPO is a camera JPEG
+FORMATS = ("JPEG", "MPO", "PNG", "BMP", "WEBP")
+#: the largest image decoded (25 megapixels, 75 MB as RGB): a small file that declares more is a
+#: decompression bomb, refused from its header before any pixel is decoded
+MAX_PIXELS = 25_000_000
+Image.init()  # every plugin registered, so that the list below names the ones this Pillow has
+_OPENABLE = [f for f in FORMATS if f in Image.OPEN]
+
+
 def decode_image(data: bytes, size: int, where: str) -> np.ndarray:
-    """JPEG/PNG bytes -> (size, size, 3) uint8 RGB: centre square crop, bilinear resize.
+    """Image bytes -> (size, size, 3) uint8 RGB: camera orientation applied, any bit depth
+    scaled to 8 bits, centre square crop, bilinear resize.
 
     The centre crop keeps the face's aspect ratio (CelebA's aligned images are 178x218);
-    ``where`` names the file in the error raised for an empty or corrupt image.
+    ``where`` names the file in the error raised for an empty, corrupt, oversized or
+    non-image file.
     """
     if not data:
         raise DataError("empty image file (0 bytes)", where)
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with warnings.catch_warnings():  # Pillow warns of sizes facefair refuses below its own limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=_OPENABLE)
+        with im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise DataError(f"image declares {w}x{h} pixels, more than the {MAX_PIXELS:,} facefair decodes "
+                                "(a decompression bomb, or not a face crop)", where)
             im.load()
-            rgb = im.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            rgb = _to_rgb(ImageOps.exif_transpose(im))
+    except DataError:
+        raise
+    except UnidentifiedImageError:
+        raise DataError(f"not an image in a supported format ({', '.join(FORMATS)})", where) from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"corrupt or unreadable image: {e}", where) from None
     w, h = rgb.size
     side = min(w, h)
@@ -42,6 +65,24 @@ def decode_image(data: bytes, size: int, where: str) -> np.ndarray:
     if side != size:
         rgb = rgb.resize((size, size), Image.BILINEAR)
     return np.asarray(rgb, dtype=np.uint8)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """8-bit RGB of any mode. Pillow's own convert clips 16- and 32-bit values at 255 (a
+    16-bit mid-grey becomes white), so deep images are scaled to their bit depth first."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        if im.mode == "F":
+            top = 1.0 if a.size and float(np.nanmax(a)) <= 1.0 else 255.0
+        else:
+            top = 65535.0 if im.mode.startswith("I;16") or (a.size and a.max() > 255) else 255.0
+        a = np.clip(np.nan_to_num(a) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        im = Image.fromarray(a, mode="L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        flat = Image.new("RGBA", im.size, (0, 0, 0, 255))  # transparent pixels as black, as Pillow's RGB convert
+        im = Image.alpha_composite(flat, im)
+    return im.convert("RGB")
 
 
 class ImageStore(ABC):
@@ -81,6 +122,8 @@ class FolderStore(ImageStore):
 
     def read(self, name: str) -> bytes:
         path = self.root / name
+        if path.is_symlink() and not path.resolve().is_relative_to(self.root.resolve()):
+            raise DataError("image is a link that leaves the dataset root", path)
         try:
             return path.read_bytes()
         except FileNotFoundError:
