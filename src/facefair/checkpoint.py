@@ -16,7 +16,7 @@ from .atomic import atomic_open
 from .errors import DataError
 
 #: what a resumable ``last.pt`` holds
-CKPT_KEYS = ("model", "optimizer", "epoch", "step_in_epoch", "global_step")
+CKPT_KEYS = ("model", "optimizer", "epoch", "step_in_epoch", "global_step", "rng", "history", "best", "accum")
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
@@ -33,8 +33,8 @@ def load_checkpoint(path: str | Path, expect: tuple[str, ...] = ()) -> dict[str,
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - truncated zip, pickle with code, wrong format
-        raise DataError(f"not a readable facefair checkpoint (truncated or foreign?): "
-                        f"{str(e).splitlines()[0][:200]}", path) from None
+        why = (str(e).splitlines() or [type(e).__name__])[0][:200]  # an empty file's error has no text
+        raise DataError(f"not a readable facefair checkpoint (truncated, empty or foreign?): {why}", path) from None
     if not isinstance(obj, dict) or any(k not in obj for k in expect):
         raise DataError(f"not a facefair checkpoint: expected keys {', '.join(expect)}", path)
     return obj

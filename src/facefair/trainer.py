@@ -338,8 +338,12 @@ def _start(run: _Run, resume: bool) -> LoopState:
         run.method.setup(run.model, run.setup)
         return LoopState()
     ck = load_checkpoint(last, CKPT_KEYS)
-    run.model.load_state_dict(ck["model"])
-    run.optimizer.load_state_dict(ck["optimizer"])
+    try:
+        run.model.load_state_dict(ck["model"])
+        run.optimizer.load_state_dict(ck["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise DataError(f"does not fit this run's model and optimizer (another run's checkpoint?): "
+                        f"{(str(e).splitlines() or [type(e).__name__])[0][:200]}", last) from None
     state = LoopState.from_checkpoint(ck)
     if not run.dist.is_main:  # rank 0 saved the pooled loss; the others start their share from zero
         state.accum = {**state.accum, "loss_sum": 0.0, "n": 0}
