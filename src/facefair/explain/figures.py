@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..report.charts import plain_text
 
+
+@plain_text
 def overlay_grid(images: torch.Tensor, columns: Sequence[tuple[str, torch.Tensor]], path: Path,
                  row_labels: Sequence[str] = (), title: str = "", alpha: float = 0.75) -> Path:
     """Save a PNG grid: ``images`` (B, 3, H, W) in [0, 1], and per column a title and (B, H, W) maps."""

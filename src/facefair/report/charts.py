@@ -3,9 +3,10 @@ with their bootstrap intervals, and the accuracy-fairness trade-off with its Par
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -16,6 +17,16 @@ def _plt() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def plain_text(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Draw ``fn``'s figure with every text taken literally: a group or run named ``$x$`` (or
+    with one ``$``) would otherwise be parsed as math and crash the report."""
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with _plt().rc_context({"text.parse_math": False}):
+            return fn(*args, **kwargs)
+    return wrapped
 
 
 def png_bytes(fig: Any, dpi: int = 100) -> bytes:
@@ -41,6 +52,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
     return front
 
 
+@plain_text
 def group_bars(runs: Sequence[tuple[str, list[dict[str, Any]]]], title: str = "") -> bytes:
     """Two panels, accuracy and TPR per protected group, one bar per run, with 95% CI whiskers.
 
@@ -83,6 +95,7 @@ def group_bars(runs: Sequence[tuple[str, list[dict[str, Any]]]], title: str = ""
     return png_bytes(fig)
 
 
+@plain_text
 def tradeoff_scatter(points: Sequence[tuple[str, dict[str, float]]],
                      gaps: Sequence[tuple[str, str]], title: str = "") -> bytes:
     """Accuracy against each fairness gap (one panel per gap), Pareto front drawn as a step line.
