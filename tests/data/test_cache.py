@@ -55,3 +55,43 @@ def test_batch_order_is_seeded_per_epoch() -> None:
     assert a == b and batch_order(100, 32, True, 0, 2) != a
     assert sorted(np.concatenate(a).tolist()) == list(range(100))
     assert len(batch_order(100, 32, True, 0, 1, drop_last=True)) == 3
+
+
+def test_a_full_disk_or_a_bad_image_leaves_no_temporary_file(tmp_path: Path, monkeypatch) -> None:
+    import errno
+    import os
+
+    root = write_celeba(tmp_path / "celeba", n=12)
+    data = load_dataset("celeba", root)
+
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as m:  # the disk cannot hold the cache: said before any pixel is written
+        m.setattr(os, "posix_fallocate", full)
+        with pytest.raises(DataError, match="cannot claim .* GiB for the cache"):
+            prepare(data, 16, tmp_path / "cache", progress=False)
+    assert not list((tmp_path / "cache").glob("*.tmp"))
+    (root / "img_align_celeba" / "000003.jpg").write_bytes(b"not an image")
+    with pytest.raises(DataError, match="000003.jpg"):
+        prepare(data, 16, tmp_path / "cache", progress=False)
+    assert not list((tmp_path / "cache").glob("*.tmp"))
+
+
+def test_a_cache_from_an_older_decoder_is_not_used_silently(tmp_path: Path, caplog, monkeypatch) -> None:
+    import json
+    import logging
+
+    root = write_celeba(tmp_path / "celeba", n=12)
+    cache = prepare(load_dataset("celeba", root), 16, tmp_path / "cache", progress=False)
+    meta = json.loads((cache / "meta.json").read_text())
+    (cache / "meta.json").write_text(json.dumps({**meta, "version": 1}))
+    with pytest.raises(DataError, match="cache version 1 != 2; prepare again"):  # named: refused
+        load_cache(load_dataset("celeba", root), cache)
+    caplog.set_level(logging.INFO, logger="facefair")
+    import facefair.data.from_config as fc
+
+    monkeypatch.setattr(fc, "default_cache_dir", lambda data, size: cache)  # 'auto' finds this stale one
+    data = load_dataset("celeba", root)
+    fc.attach_cache(data, 16, "auto")
+    assert data.images is None and any("made by an older facefair" in m for m in caplog.messages)

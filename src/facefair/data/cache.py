@@ -22,7 +22,9 @@ from ..progress import bar as progress_bar
 from .base import FaceData
 from .images import ImageStore
 
-CACHE_VERSION = 1
+#: 2: the decoder applies camera orientation and scales 16-bit pixels (version 1 caches of such
+#: images hold other pixels than decoding the files now gives)
+CACHE_VERSION = 2
 
 
 def ids_digest(ids: np.ndarray) -> str:
@@ -64,7 +66,34 @@ def prepare(data: FaceData, size: int, out: str | Path | None = None, workers: i
     out = Path(out) if out is not None else default_cache_dir(data, size)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "images.npy.tmp"
+    try:
+        _fill(data, size, tmp, workers, chunk, progress)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed prepare leaves no full-size temporary file
+        raise
+    os.replace(tmp, out / "images.npy")
+    meta = {"version": CACHE_VERSION, "dataset": data.name, "root": str(Path(data.root).resolve()),
+            "size": size, "n": len(data), "ids_sha256": ids_digest(data.ids)}
+    write_json(out / "meta.json", meta)
+    return out
+
+
+def _fill(data: FaceData, size: int, tmp: Path, workers: int, chunk: int, progress: bool) -> None:
+    """Decode every image into the memory-mapped ``tmp``, its disk space claimed first: writing
+    to a sparse map on a full disk kills the process with SIGBUS and no message."""
     arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(data), size, size, 3))
+    nbytes = tmp.stat().st_size
+    try:
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, nbytes)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        del arr
+        raise DataError(f"cannot claim {nbytes / 2**30:.2f} GiB for the cache ({e.strerror}); free disk space or "
+                        "pass --out on a larger disk", tmp.parent) from None
     names = [str(i) for i in data.ids]
     jobs = [(data.store, names[s:s + chunk], size) for s in range(0, len(names), chunk)]
     bar = progress_bar(None, progress, total=len(names), desc=f"prepare {data.name} {size}px", unit="img")
@@ -81,11 +110,14 @@ def prepare(data: FaceData, size: int, out: str | Path | None = None, workers: i
     bar.close()
     arr.flush()
     del arr
-    os.replace(tmp, out / "images.npy")
-    meta = {"version": CACHE_VERSION, "dataset": data.name, "root": str(Path(data.root).resolve()),
-            "size": size, "n": len(data), "ids_sha256": ids_digest(data.ids)}
-    write_json(out / "meta.json", meta)
-    return out
+
+
+def cache_is_current(cache: Path) -> bool:
+    """Whether a cache folder was written by this version's decoder."""
+    try:
+        return json.loads((cache / "meta.json").read_text()).get("version") == CACHE_VERSION
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def load_cache(data: FaceData, cache: str | Path) -> np.ndarray:

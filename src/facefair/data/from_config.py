@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..config import TrainConfig
 from .base import FaceData, Task
-from .cache import default_cache_dir, load_cache
+from .cache import cache_is_current, default_cache_dir, load_cache
 from .registry import load_dataset
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,10 @@ def load_task(cfg: TrainConfig) -> Task:
 def attach_cache(data: FaceData, size: int, cache: str) -> None:
     """Use the prepared pixel cache: the named folder, or with 'auto' the default one if made."""
     folder = default_cache_dir(data, size) if cache == "auto" else Path(cache)
+    if cache == "auto" and (folder / "meta.json").is_file() and not cache_is_current(folder):
+        log.info(f"note: the prepared cache {folder} was made by an older facefair; decoding the images "
+                 f"instead (run 'facefair prepare' again to use a cache)")
+        return
     if cache != "auto" or (folder / "meta.json").is_file():
         data.attach_images(load_cache(data, folder))
         log.info(f"using prepared cache {folder}")
