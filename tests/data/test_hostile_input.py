@@ -201,7 +201,7 @@ PREDS_OK = "id,y,pred,group,score\na,1,1,A,0.9\nb,0,1,B,0.6\nc,1,0,B,0.2\n"
     (PREDS_OK.replace("0.6", "high"), "line 3: column 'score' must be a number"),
 ])
 def test_predictions_corpus(tmp_path: Path, text: str, ok: bool | str) -> None:
-    p = parse_corpus(tmp_path / "preds.csv", read_predictions, text, ok)
+    p = parse_corpus(tmp_path / "preds.csv", lambda path: read_predictions(path, keep_ids=True), text, ok)
     if p is not None:
         assert p.y.tolist() == [1, 0, 1] and p.pred.tolist() == [1, 1, 0] and list(p.ids) == ["a", "b", "c"]
 

@@ -25,7 +25,7 @@ def test_round_trip(tmp_path: Path) -> None:
     y, pred = rng.integers(0, 2, 50), rng.integers(0, 2, 50)
     group = np.where(rng.random(50) < 0.5, "Male", "not Male")
     write_predictions(tmp_path / "p.csv", [f"{i}.jpg" for i in range(50)], y, group, rng.random(50), pred)
-    back = read_predictions(tmp_path / "p.csv")
+    back = read_predictions(tmp_path / "p.csv", keep_ids=True)
     assert (back.y == y).all() and (back.pred == pred).all() and (back.group == group).all()
     assert back.ids[3] == "3.jpg" and back.score is not None
 

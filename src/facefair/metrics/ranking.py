@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .groups import group_codes
+
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks with ties sharing their mean rank (as the Mann-Whitney U statistic needs)."""
@@ -50,5 +52,6 @@ def roc_auc(y: Sequence[Any] | np.ndarray, score: Sequence[float] | np.ndarray) 
 def group_auc(y: Sequence[Any] | np.ndarray, score: Sequence[float] | np.ndarray,
               group: Sequence[Any] | np.ndarray) -> dict[str, float]:
     """ROC AUC within each protected group (keys are the group labels as strings)."""
-    y, s, g = np.asarray(y), np.asarray(score, dtype=np.float64), np.asarray(group).astype(str)
-    return {name: roc_auc(y[g == name], s[g == name]) for name in np.unique(g)}
+    y, s = np.asarray(y), np.asarray(score, dtype=np.float64)
+    codes, names = group_codes(group, "group")
+    return {name: roc_auc(y[codes == k], s[codes == k]) for k, name in enumerate(names)}
