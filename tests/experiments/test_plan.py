@@ -156,3 +156,16 @@ root = "utkface"
         folder = out / "tiny" / "cpu" / r["folder"]
         assert r["metrics"] == json.loads((folder / "metrics.json").read_text())
         assert r["cross"] == {"metrics-on-mine.json": json.loads((folder / "metrics-on-mine.json").read_text())}
+
+
+def test_a_huge_grid_is_a_question_not_a_start(tmp_path: Path) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_text(TINY + "\n[grid]\nsize = [" + ", ".join(str(s) for s in range(16, 1016)) + "]\n")
+    exp = load_experiment(path)
+    with pytest.raises(ConfigError, match=r"this plan has 6,000 runs \(2 seeds x 1000 size x 3 \[\[run\]\]s\), "
+                                          r"more than 2,000; .* --yes"):
+        plan(exp, "cpu", tmp_path / "out", tmp_path)
+    assert main(["experiment", "run", str(path), "--out", str(tmp_path / "out"), "--dry-run"]) == 2
+    assert len(plan(exp, "cpu", tmp_path / "out", tmp_path, limit=None)) == 6000  # asked for: planned
+    assert main(["experiment", "run", str(path), "--out", str(tmp_path / "out"), "--dry-run", "--yes",
+                 "--grid", "size=16", "--seeds", "0"]) == 0

@@ -34,6 +34,7 @@ def add_parsers(sub: Any) -> None:
                         "machines or sessions is finished without training its done rows again (repeatable)")
     p.add_argument("--dry-run", action="store_true",
                    help="check the file and list the planned runs and what is done; train nothing")
+    p.add_argument("--yes", action="store_true", help="plan and run a grid of more than 2,000 runs without asking")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_experiment)
 
@@ -60,7 +61,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     runs = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs is not None else None
     for exp in resolve(args.name):
         path = run_experiment(exp, args.out, args.scale, args.data, seeds, args.dry_run, not args.no_progress,
-                              only=only, sets=sets, runs=runs, restore=args.restore)
+                              only=only, sets=sets, runs=runs, restore=args.restore, yes=args.yes)
         if not args.dry_run:
             print(f"wrote {path}")
     return 0

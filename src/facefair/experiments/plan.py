@@ -179,9 +179,13 @@ def run_ids(exp: Experiment, runs: list[str] | None = None) -> set[str]:
     return keep
 
 
+#: more planned runs than this is a question to the user (``--yes``), not a start
+PLAN_LIMIT = 2000
+
+
 def plan(exp: Experiment, scale: str, out: Path, data: Path, seeds: list[int] | None = None,
          only: dict[str, list[str]] | None = None, sets: dict[str, Any] | None = None,
-         runs: list[str] | None = None) -> list[PlannedRun]:
+         runs: list[str] | None = None, limit: int | None = PLAN_LIMIT) -> list[PlannedRun]:
     """Every run of every seed (and grid value), bases before what they fine-tune.
 
     Parameters
@@ -195,6 +199,7 @@ def plan(exp: Experiment, scale: str, out: Path, data: Path, seeds: list[int] | 
         bf16=false`` on a CPU that only emulates bf16); checked by name and type.
     runs: keeps the ``[[run]]`` ids named (``--runs erm,reweight``: a table split over
         machines, or its cheap rows first), with the runs those need.
+    limit: the most runs planned without asking (None: no limit); counted before planning.
     """
     sets = check_options(TrainConfig, dict(sets or {}), "--set")
     keep = run_ids(exp, runs)
@@ -219,6 +224,13 @@ def plan(exp: Experiment, scale: str, out: Path, data: Path, seeds: list[int] | 
                               f"(values: {', '.join(map(str, grid[key]))})")
         grid[key] = tuple(v for v in grid[key] if str(v) in values)
     keys = list(grid)
+    n_seeds = len(seeds if seeds is not None else exp.seeds)
+    size = n_seeds * math.prod(len(v) for v in grid.values()) * len(keep)
+    if limit is not None and size > limit:
+        raise ConfigError(f"{exp.path}: this plan has {size:,} runs ({n_seeds} seeds x "
+                          + " x ".join(f"{len(v)} {k}" for k, v in grid.items())
+                          + f"{' x ' if grid else ''}{len(keep)} [[run]]s), more than {limit:,}; narrow it with "
+                            "--seeds, --grid or --runs, or pass --yes to plan them all")
     combos = list(itertools.product(*(grid[k] for k in keys))) or [()]
     planned: list[PlannedRun] = []
     for seed in seeds if seeds is not None else exp.seeds:

@@ -14,7 +14,7 @@ from ..runfolder import RunFolder
 from ..trainer import train
 from .archive import read_restored, restore_archive
 from .identity import find_same, identity, link_copy
-from .plan import PlannedRun, plan
+from .plan import PLAN_LIMIT, PlannedRun, plan
 from .results import write_results
 from .spec import CrossSpec, Experiment, default_data_dir
 
@@ -65,7 +65,7 @@ def cross_evaluate(folder: Path, c: CrossSpec, progress: bool) -> None:
 def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: str | Path | None = None,
                    seeds: list[int] | None = None, dry_run: bool = False, progress: bool = True, only: dict[str, list[str]] | None = None,
                    sets: dict[str, Any] | None = None, runs: list[str] | None = None,
-                   restore: list[str | Path] | None = None) -> Path:
+                   restore: list[str | Path] | None = None, yes: bool = False) -> Path:
     """Run (or resume) every planned run, then write the results tables; returns their path.
 
     Parameters
@@ -81,10 +81,11 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
     sets: trainer options over every run, checked by name and type (``{"bf16": False}``).
     runs: the ``[[run]]`` ids to make, with the runs they need.
     restore: results.json archives whose runs fill the folders not made yet.
+    yes: plan more runs than :data:`~facefair.experiments.plan.PLAN_LIMIT` without asking.
     """
     out = Path(out)
     data = Path(data) if data is not None else default_data_dir()
-    planned = plan(exp, scale, out, data, seeds, only, sets, runs)
+    planned = plan(exp, scale, out, data, seeds, only, sets, runs, limit=None if yes else PLAN_LIMIT)
     if not dry_run:
         for archive_path in restore or []:
             restore_archive(exp, planned, archive_path, scale, sets)
