@@ -43,7 +43,27 @@ def load_metrics(run: RunLike) -> dict[str, Any]:
     path = metrics_path(run)
     if not path.is_file():
         raise DataError(f"no {path.name}; run 'facefair evaluate {path.parent}' first", path)
-    return json.loads(path.read_text())
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DataError(f"not a readable metrics document: {e}", path) from None
+    _check_document(doc, path)
+    return doc
+
+
+def _check_document(doc: Any, path: Path) -> None:
+    """The shape every reader of an evaluation document relies on, or a line saying what is wrong."""
+    number = (int, float, type(None))
+    if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), dict):
+        raise DataError("not a facefair metrics document (no 'metrics' table)", path)
+    bad = [k for k, v in doc["metrics"].items() if not isinstance(v, number) or isinstance(v, bool)]
+    if bad:
+        raise DataError(f"metric {bad[0]!r} is {doc['metrics'][bad[0]]!r}, not a number", path)
+    groups = doc.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, dict) and "group" in g for g in groups):
+        raise DataError("'groups' must be a list of tables, each with a 'group'", path)
+    if not isinstance(doc.get("ci", {}), dict):
+        raise DataError("'ci' must be a table", path)
 
 
 def mean_document(docs: list[dict[str, Any]], source: str) -> dict[str, Any]:
