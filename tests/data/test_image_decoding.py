@@ -58,6 +58,10 @@ def test_what_is_not_a_face_image_is_refused_naming_the_file() -> None:
     with pytest.raises(DataError, match="declares 10000x10000 pixels") as e:
         decode_image(bytes(png), 4, "bomb.png")
     assert "bomb.png" in str(e.value)
+    png[16:24] = struct.pack(">II", 30000, 30000)  # beyond twice Pillow's own limit: it refuses on open
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    with pytest.raises(DataError, match="declares more than 25,000,000 pixels"):
+        decode_image(bytes(png), 4, "bomb.png")
 
 
 def test_a_link_out_of_the_dataset_root_is_refused(tmp_path: Path) -> None:

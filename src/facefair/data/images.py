@@ -54,9 +54,12 @@ def decode_image(data: bytes, size: int, where: str) -> np.ndarray:
             rgb = _to_rgb(ImageOps.exif_transpose(im))
     except DataError:
         raise
+    except Image.DecompressionBombError:  # Pillow refuses twice its own limit when it opens the header
+        raise DataError(f"image declares more than {MAX_PIXELS:,} pixels, the most facefair decodes "
+                        "(a decompression bomb, or not a face crop)", where) from None
     except UnidentifiedImageError:
         raise DataError(f"not an image in a supported format ({', '.join(FORMATS)})", where) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f"corrupt or unreadable image: {e}", where) from None
     w, h = rgb.size
     side = min(w, h)
