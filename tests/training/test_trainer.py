@@ -107,7 +107,7 @@ def test_checkpoints_are_safe(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*tmp"))
     data = (tmp_path / "c.pt").read_bytes()
     (tmp_path / "trunc.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(DataError, match="truncated or foreign"):
+    with pytest.raises(DataError, match="truncated, empty or foreign"):
         load_checkpoint(tmp_path / "trunc.pt")
 
     class Evil:
@@ -115,7 +115,7 @@ def test_checkpoints_are_safe(tmp_path: Path) -> None:
             return (exec, ("raise SystemExit('executed')",))
 
     torch.save({"model": Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(DataError, match="truncated or foreign"):
+    with pytest.raises(DataError, match="truncated, empty or foreign"):
         load_checkpoint(tmp_path / "evil.pt")
     with pytest.raises(DataError, match="expected keys"):
         load_checkpoint(tmp_path / "c.pt", expect=("optimizer",))
