@@ -1,7 +1,7 @@
 """facefair's messages: every module logs to its own ``logging`` logger under ``facefair``.
 
 A library does not configure logging; the ``facefair`` command does (:func:`show_messages`):
-INFO and up, as plain lines on stdout, from rank 0 only under torchrun (the other ranks
+INFO and up, as plain lines on stdout (warnings on stderr), from rank 0 only under torchrun (the other ranks
 train the same job and would repeat every line). In Python, ``logging.basicConfig(level=
 logging.INFO)`` or :func:`show_messages` shows them.
 """
@@ -16,11 +16,13 @@ from collections.abc import Iterator
 
 
 class _Stdout(logging.Handler):
-    """Plain lines on whatever ``sys.stdout`` is at the time (a test's capture included)."""
+    """Plain lines on whatever ``sys.stdout`` is at the time (a test's capture included);
+    warnings and errors on stderr, so that a command's output (a table) stays clean."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            print(self.format(record), file=sys.stdout, flush=True)
+            stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+            print(self.format(record), file=stream, flush=True)
         except Exception:  # noqa: BLE001 - logging must not raise
             self.handleError(record)
 

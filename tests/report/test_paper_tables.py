@@ -50,20 +50,19 @@ def test_attribute_table_averages_over_targets_then_lists_worst_groups(tmp_path:
     assert cells(table, "Bangs") == [f"{100 * reports[1]['worst_group_accuracy']:.2f}"]
 
 
-def test_rows_may_read_a_tagged_evaluation_of_each_run(tmp_path: Path) -> None:
+def test_rows_may_read_a_tagged_evaluation_of_each_run(tmp_path: Path, caplog) -> None:
     from facefair.report.tables import parse_rows, seed_table
 
     y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
     g = ["A"] * 4 + ["B"] * 4
-    notes: list[str] = []
     for s in (0, 1):
         run = write_run(tmp_path / f"di-s{s}", "t", y, y.copy(), g)  # metrics.json: all right
         doc = {"target": "t", **fairness_report(y, 1 - y, g).to_dict()}  # tagged: all wrong
         if s == 0:
             (run / "metrics-inference-conditional.json").write_text(json.dumps(doc))
-    rows = parse_rows([f"sum={tmp_path}/di-s*", f"cond={tmp_path}/di-s*::metrics-inference-conditional.json"],
-                      log=notes.append)
+    rows = parse_rows([f"sum={tmp_path}/di-s*", f"cond={tmp_path}/di-s*::metrics-inference-conditional.json"])
     assert len(rows["sum"]) == 2 and rows["cond"] == [str(tmp_path / "di-s0" / "metrics-inference-conditional.json")]
+    notes = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "di-s1" in notes[0]  # the run without the tagged file is named, not dropped silently
     table = seed_table(rows, metrics=("accuracy",))
     assert cells(table, "sum") == ["2", "1.0000 ± 0.0000"] and cells(table, "cond") == ["1", "0.0000"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -170,5 +169,5 @@ def cmd_table(args: argparse.Namespace) -> int:
     from ..report.tables import parse_rows
 
     layout = LAYOUTS[args.layout]
-    print(layout(parse_rows(args.rows, log=lambda m: print(m, file=sys.stderr))), end="")
+    print(layout(parse_rows(args.rows)), end="")
     return 0

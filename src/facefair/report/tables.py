@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any, Union
@@ -16,6 +17,8 @@ from typing import Any, Union
 from ..errors import ConfigError, DataError
 from ..metrics import METRIC_NAMES
 from ..runfolder import RunFolder
+
+log = logging.getLogger(__name__)
 
 #: a run folder, a metrics file, or an evaluation document already read
 RunLike = Union[str, Path, "dict[str, Any]"]
@@ -154,12 +157,12 @@ def interval_table(rows: dict[str, list[RunLike]], metrics: tuple[str, ...] = PA
     return "\n".join(lines) + "\n"
 
 
-def parse_rows(specs: list[str], log: Any = None) -> dict[str, list[str]]:
+def parse_rows(specs: list[str]) -> dict[str, list[str]]:
     """``['Base=runs/base-s*', ...]`` -> {label: sorted evaluated run folders}.
 
     ``LABEL=GLOB::FILE`` reads each folder's ``FILE`` instead of ``metrics.json`` (an
     evaluation with another inference rule) and yields those file paths. Folders without the
-    file (a sweep still running) are left out and named through ``log``; a label with no
+    file (a sweep still running) are left out and named in a warning; a label with no
     evaluated run is an error.
     """
     rows: dict[str, list[str]] = {}
@@ -174,8 +177,8 @@ def parse_rows(specs: list[str], log: Any = None) -> dict[str, list[str]]:
         runs = [p for p in found if metrics_path(p).is_file()]
         if not runs:
             raise ConfigError(f"{label}: no evaluated run folders match {pattern!r}")
-        if log is not None and len(runs) < len(found):
-            log(f"note: {label}: left out {len(found) - len(runs)} run(s) without metrics.json: "
+        if len(runs) < len(found):
+            log.warning(f"note: {label}: left out {len(found) - len(runs)} run(s) without metrics.json: "
                 + ", ".join(p for p in found if p not in runs))
         rows[label] = runs
     return rows
