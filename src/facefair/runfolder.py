@@ -103,18 +103,6 @@ class RunFolder:
     def config(self) -> TrainConfig:
         return TrainConfig.load(self.config_file)
 
-    def metrics(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.metrics_file.read_text())
-        except (OSError, ValueError) as e:
-            raise DataError(f"{self.metrics_file}: not a readable metrics document ({e})") from None
-
-    def best_validation(self) -> dict[str, Any]:
-        """The validation metrics of the selected epoch (``best.json``'s, read from
-        ``log.jsonl``): what a choice between runs may look at, since the test split may not be."""
-        return best_validation(self.path)
-
-
 def best_validation(out: str | Path) -> dict[str, Any]:
     """The validation metrics of a run's selected epoch (``best.json``'s, read from
     ``log.jsonl``): what a choice between runs may look at, since the test split may not be."""

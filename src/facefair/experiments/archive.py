@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..atomic import write_text
-from ..config import TrainConfig
 from ..errors import ConfigError, DataError
 from ..report.tables import load_metrics
 from ..runfolder import RunFolder, best_validation
@@ -84,8 +83,8 @@ def archive(exp: Experiment, planned: list[PlannedRun], scale: str,
                 entry["validation"] = run_validation(p.folder)
             except DataError:
                 pass  # a run folder made before validation was logged
-            if (p.folder / RunFolder.CONFIG).is_file():
-                entry["identity"] = identity(TrainConfig.load(p.folder / RunFolder.CONFIG))
+            if RunFolder(p.folder).has_config():
+                entry["identity"] = identity(RunFolder(p.folder).config())
         runs.append(entry)
     return {"experiment": exp.name, "paper": exp.paper, "scale": scale, "set": dict(sets or {}), "runs": runs}
 
@@ -129,7 +128,7 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
 
     # A base whose fine-tune still has to train is trained too: a restored folder has no weights.
     must_train = {p.base for p in reversed(planned)  # fine-tunes after their bases: walk back
-                  if p.base is not None and p.choice is None and not (p.folder / RunFolder.METRICS).is_file()
+                  if p.base is not None and p.choice is None and not RunFolder(p.folder).is_evaluated()
                   and (record(p) is None or p.folder.exists())}
     for p in reversed(planned):
         if p.folder in must_train and p.base is not None:
@@ -138,7 +137,7 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
     restored = 0
     for p in planned:  # runs before the choice rows that read them
         r = record(p)
-        if (r is None or p.choice is not None or (p.folder / RunFolder.METRICS).is_file() or p.folder.exists()
+        if (r is None or p.choice is not None or RunFolder(p.folder).is_evaluated() or p.folder.exists()
                 or p.folder in must_train):
             continue
         if r.get("method") != p.method or "metrics" not in r:

@@ -30,9 +30,9 @@ def identity(cfg: TrainConfig, depth: int = 0) -> dict[str, Any]:
         d.pop(key, None)
     # every option spelled out: {} and {"order": "ascending"} (the default) train the same
     d["method_options"] = dataclasses.asdict(get_method(cfg.method, cfg.method_options).options)
-    init = Path(d["init"]) / RunFolder.CONFIG if d.get("init") else None
-    if init is not None and init.is_file() and depth < 8:
-        d["init"] = identity(TrainConfig.load(init), depth + 1)
+    base = RunFolder(d["init"]) if d.get("init") else None  # a run folder, or a .pt file (no config)
+    if base is not None and base.has_config() and depth < 8:
+        d["init"] = identity(base.config(), depth + 1)
     # in JSON's shapes (tuples as lists), so an identity read back from an archive compares equal
     return json.loads(json.dumps(d))
 
@@ -50,7 +50,7 @@ def find_same(root: Path, cfg: TrainConfig, skip: Path) -> Path | None:
     want = identity(cfg)
     for saved in sorted(root.rglob(RunFolder.CONFIG)) if root.is_dir() else []:
         folder = saved.parent
-        if folder == skip or not (folder / RunFolder.METRICS).is_file():
+        if folder == skip or not RunFolder(folder).is_evaluated():
             continue
         try:
             if identity(TrainConfig.load(saved)) == want:

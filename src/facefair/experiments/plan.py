@@ -41,7 +41,7 @@ class Choice:
     def pick(self) -> tuple[PlannedRun, str] | None:
         """The chosen run and a line saying why; None while a run it reads is unfinished."""
         runs = self.among + ([self.reference] if self.reference is not None else [])
-        if not all((p.folder / RunFolder.METRICS).is_file() for p in runs):
+        if not all(RunFolder(p.folder).is_evaluated() for p in runs):
             return None
         val = [run_validation(p.folder) for p in self.among]
         sign = 1.0 if self.metric in LOWER_IS_BETTER else -1.0
@@ -129,7 +129,7 @@ class PlannedRun:
 
     def _make_pick(self, choice: Choice) -> tuple[PlannedRun, str] | None:
         kept = read_restored(self.folder)
-        if kept is not None and all(read_restored(q.folder) is not None and (q.folder / RunFolder.METRICS).is_file()
+        if kept is not None and all(read_restored(q.folder) is not None and RunFolder(q.folder).is_evaluated()
                                     for q in choice.among):
             chosen = [q for q in choice.among if q.run_id == kept.get("chosen")]
             if chosen:

@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..config import TrainConfig
 from ..errors import ConfigError
 from ..evaluation import evaluate, evaluate_on, options_tag, output_names
 from ..runfolder import RunFolder
@@ -24,17 +23,17 @@ log = logging.getLogger(__name__)
 def execute(run: PlannedRun, progress: bool, pool: Path | None = None) -> str:
     """Make one run folder: 'restored', 'done' (skipped), 'reused', 'resumed' or 'trained';
     then its evaluations. ``pool`` is where finished runs may be reused from."""
-    if read_restored(run.folder) is not None and (run.folder / RunFolder.METRICS).is_file():
+    if read_restored(run.folder) is not None and RunFolder(run.folder).is_evaluated():
         return "restored"  # its evaluations are the archive's (and a restored base has no config to plan from)
     cfg = run.config()
     cfg.progress = progress
-    saved = run.folder / RunFolder.CONFIG
+    folder = RunFolder(run.folder)
     status = "trained"
-    if saved.is_file():
-        if identity(TrainConfig.load(saved)) != identity(cfg):
+    if folder.has_config():
+        if identity(folder.config()) != identity(cfg):
             raise ConfigError(f"{run.folder}: its config.json differs from the experiment's plan "
                               "(the experiment file changed?); remove the folder or use another --out")
-        status = "done" if (run.folder / RunFolder.METRICS).is_file() else "resumed"
+        status = "done" if RunFolder(run.folder).is_evaluated() else "resumed"
     elif pool is not None and (same := find_same(pool, cfg, run.folder)) is not None:
         link_copy(same, run.folder)
         log.info(f"reusing {same} (same config)")
@@ -104,9 +103,9 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
 
 def _state(p: PlannedRun, out: Path) -> str:
     """What a dry run says of a planned run: done, restored, reuse FOLDER or to run."""
-    if (p.folder / RunFolder.METRICS).is_file():
+    if RunFolder(p.folder).is_evaluated():
         return "restored" if read_restored(p.folder) is not None else "done"
-    if not (p.folder / RunFolder.CONFIG).is_file():
+    if not RunFolder(p.folder).has_config():
         try:
             same = find_same(out, p.config(), p.folder)
         except ConfigError:  # a fine-tune whose base is not trained yet
