@@ -170,15 +170,15 @@ def _json_safe(d: dict[str, Any]) -> dict[str, Any]:
 
 def resolve_run_config(cfg: TrainConfig, out: Path, resume: bool) -> TrainConfig:
     """The config of a new run, or on resume the one saved in ``out`` (it wins)."""
-    cfg_path = RunFolder(out).config_file
-    if cfg_path.is_file():
+    folder = RunFolder(out)
+    if folder.has_config():
         if not resume:
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or "
                               "choose another --out")
-        saved = TrainConfig.load(cfg_path)
+        saved = folder.config()
         saved.progress = cfg.progress
         return saved
-    if resume and out.exists() and any(not p.name.endswith(".tmp") and p.name != RunFolder.LOCK for p in out.iterdir()):
+    if resume and folder.foreign_files():
         # (a kill while config.json was being written leaves only its .tmp: start afresh)
         raise ConfigError(f"{out}: --resume given but the folder holds no config.json")
     return cfg
@@ -300,10 +300,8 @@ def _build(cfg: TrainConfig, out: Path, resume: bool, dist_ctx: distributed.Dist
     if cfg.freeze_stages:
         model.backbone.freeze(cfg.freeze_stages)
     optimizer = build_optimizer(cfg, backbone_rate(method.param_groups(model, cfg), model, cfg))
-    if dist_ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)  # only once the task, method and model are valid
-        if not folder.has_config():
-            cfg.save(folder.config_file)
+    if dist_ctx.is_main and not folder.has_config():  # once the task, method and model are valid
+        cfg.save(folder.config_file)  # (the folder: made by RunFolder.claim, removed if the start fails)
     train_ds = SplitImages(task, task.indices("train", cfg.max_train, cfg.split_seed), cfg.size)
     val_ds = SplitImages(task, task.indices("val", cfg.max_val, cfg.split_seed), cfg.size)
     gens = {"flip": torch.Generator(), "method": torch.Generator()}
