@@ -74,22 +74,30 @@ def _typed(kind: Any, name: str) -> Any:
     return read
 
 
-def add_config_args(p: argparse.ArgumentParser | Any, group: str) -> None:
-    """One flag per TrainConfig field of ``group``, typed, with its help and default; a
-    boolean gets ``--x`` and ``--no-x``. Unset flags stay None, so a method's paper defaults
-    and a base run's config are not overwritten by defaults the user never gave."""
-    types = declared_types(TrainConfig)
-    for f in config_fields(group):
-        flag = "--" + f.name.replace("_", "-")
-        meta = f.metadata
+def add_field_args(p: argparse.ArgumentParser | Any, cls: type, fields: list[dataclasses.Field[Any]],
+                   dest_prefix: str = "", docs: dict[str, str] | None = None, metavar: str | None = None) -> None:
+    """One flag per field of the dataclass ``cls`` (trainer or method options), typed by its
+    annotation, with its help (the field's metadata, else ``docs``) and default; a boolean gets
+    ``--x`` and ``--no-x``. Unset flags stay None, so a method's paper defaults and a base
+    run's config are not overwritten by defaults the user never gave."""
+    types = declared_types(cls)
+    for f in fields:
+        flag, dest = "--" + f.name.replace("_", "-"), dest_prefix + f.name
+        text = f.metadata.get("help") or (docs or {}).get(f.name, "")
         if types[f.name] is bool:
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                           help=f"{meta['help']} (default {'on' if f.default else 'off'})")
+            p.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
+                           help=f"{text} (default {'on' if f.default else 'off'})".strip())
             continue
-        shown = f" (default {f.default})" if f.default not in (None, "") else ""
-        p.add_argument(flag, dest=f.name, type=_typed(types[f.name], f.name), default=None,
-                       choices=meta["choices"] or None, metavar=meta["metavar"] or None,
-                       help=meta["help"] + shown)
+        default = None if f.default is dataclasses.MISSING else f.default
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        p.add_argument(flag, dest=dest, type=_typed(types[f.name], f.name), default=None,
+                       choices=f.metadata.get("choices") or None, metavar=f.metadata.get("metavar") or metavar,
+                       help=(text + (f" (default {shown})" if shown not in (None, "") else "")).strip())
+
+
+def add_config_args(p: argparse.ArgumentParser | Any, group: str) -> None:
+    """One flag per TrainConfig field of ``group`` (:func:`add_field_args`)."""
+    add_field_args(p, TrainConfig, config_fields(group))
 
 
 def add_trainer_args(p: argparse.ArgumentParser) -> None:

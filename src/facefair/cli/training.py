@@ -13,6 +13,7 @@ from .common import (
     Parser,
     add_config_args,
     add_data_args,
+    add_field_args,
     add_trainer_args,
     is_main_process,
     train_config,
@@ -55,7 +56,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
         docs = option_docs(cls.Options)
         for f in dataclasses.fields(cls.Options):
             shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
-            print(f"  {f.name:<16} {shown!s:<14} {docs.get(f.name, '').replace('``', '')}".rstrip())
+            print(f"  {f.name:<16} {shown!s:<14} {docs.get(f.name, '')}".rstrip())
         defaults = getattr(cls, "train_defaults", {}) or {}
         if defaults:
             print("trainer defaults (override with the usual flags): "
@@ -69,7 +70,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def option_docs(options_cls: type) -> dict[str, str]:
-    """Each option's words from the ``Attributes`` sections of its Options docstrings."""
+    """Each option's words, as plain text, from the ``Attributes`` sections of its Options docstrings."""
     docs: dict[str, str] = {}
     for k in reversed(options_cls.__mro__):
         name = None
@@ -81,7 +82,7 @@ def option_docs(options_cls: type) -> dict[str, str]:
                 docs[name] += " " + line.strip()
             else:
                 name = None
-    return docs
+    return {k: v.replace("``", "") for k, v in docs.items()}  # plain text for a terminal
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -98,18 +99,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _method_option_args(p: argparse.ArgumentParser, options_cls: type) -> list[str]:
     """One flag per field of a method's options dataclass (``--eps 0,0.01``, ``--no-random-start``)."""
-    g = p.add_argument_group("method options (paper defaults)")
-    names = []
-    for f in dataclasses.fields(options_cls):
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(f.default, bool):
-            g.add_argument(flag, dest=f"opt_{f.name}", action=argparse.BooleanOptionalAction, default=None,
-                           help=f"(default {'on' if f.default else 'off'})")
-        else:
-            shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
-            g.add_argument(flag, dest=f"opt_{f.name}", default=None, metavar="VALUE", help=f"(default {shown})")
-        names.append(f.name)
-    return names
+    fields = dataclasses.fields(options_cls)
+    add_field_args(p.add_argument_group("method options (paper defaults)"), options_cls, list(fields),
+                   dest_prefix="opt_", docs=option_docs(options_cls), metavar="VALUE")
+    return [f.name for f in fields]
 
 
 def method_run_args(command: str, rest: list[str], extra: Any = None) -> tuple[argparse.Namespace, dict, dict]:
