@@ -65,11 +65,11 @@ def evaluate(run: str | Path, split: str = "test", checkpoint: str = "best", n_b
     doc = {"run": str(run), "split": split, "checkpoint": checkpoint, "dataset": cfg.dataset,
            "target": cfg.target, "protected": cfg.protected, "method": cfg.method,
            "arch": cfg.arch, "size": cfg.size, "method_options": cfg.method_options}
-    return _write(run, task, out, output_names(split, options_tag(method_options)), doc, n_boot, ci_level,
+    return write_evaluation(run, task, out, output_names(split, options_tag(method_options)), doc, n_boot, ci_level,
                   cfg.seed, f"{run} ({split})")
 
 
-def _write(run: Path, task: Task, out: Any, names: tuple[str, str], doc: dict[str, Any], n_boot: int,
+def write_evaluation(run: Path, task: Task, out: Any, names: tuple[str, str], doc: dict[str, Any], n_boot: int,
            ci_level: float, seed: int, source: str) -> FairnessReport:
     """Write the predictions CSV and the metrics JSON (atomically) of one evaluation."""
     groups = [task.group_classes[g] for g in out.group]
@@ -168,5 +168,5 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
            "trained_on": cfg.dataset, "target": target, "protected": protected,
            "positive": task.y_classes[1], "method": cfg.method, "arch": cfg.arch, "size": cfg.size,
            "method_options": cfg.method_options}
-    return _write(run, task, out, output_names(split, tag), doc, n_boot, ci_level, cfg.seed,
+    return write_evaluation(run, task, out, output_names(split, tag), doc, n_boot, ci_level, cfg.seed,
                   f"{run} on {data.name} ({split})")

@@ -67,11 +67,12 @@ def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
                        total=n_batches(len(ds), cfg.eval_batch_size), unit="batch")
     for b in bar:
         x = to_input(b["x"], device, cfg.channels_last)
+        group = b["group"].to(device) if pass_groups else None
         with autocast(cfg, device):
-            logits = method.predict_logits(model, x, b["group"].to(device) if pass_groups else None).float()
+            logits = method.predict_logits(model, x, group).float()
         prob = logits.softmax(1)[:, 1]
         outs["score"].append(prob.cpu().numpy())
-        outs["pred"].append(logits.argmax(1).cpu().numpy())
+        outs["pred"].append(method.decide(logits, group, b["index"]).cpu().numpy())
         for k in ("index", "y", "group"):
             outs[k].append(b[k].numpy())
     mine = {k: np.concatenate(v) if v else np.zeros(0) for k, v in outs.items()}

@@ -1,4 +1,5 @@
-"""``facefair mitigate NAME --from BASE_RUN``: fine-tune a trained model with a method.
+"""Mitigating a trained run: ``facefair mitigate NAME --from BASE_RUN`` fine-tunes it with a
+method; ``facefair postprocess RUN`` thresholds its scores per group.
 
 A mitigation run is an ordinary run folder: its config is the base run's (same data, task,
 architecture, size and splits) with the method, its options and the fine-tuning budget
@@ -9,13 +10,23 @@ replaced, and ``init`` pointing at the base run's selected weights. ``evaluate``
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from .atomic import atomic_open, write_json, write_text
 from .config import TrainConfig
+from .data.loader import SplitImages
+from .evaluation import output_names, write_evaluation
+from .inference import load_run, predict
 from .errors import ConfigError
+from .metrics import FairnessReport
 from .methods import get_method, registered
+from .methods.postprocess import decide, fit_thresholds
 from .runfolder import RunFolder
 from .trainer import RunResult, train
 
@@ -56,3 +67,76 @@ def mitigate(method: str, base_run: str | Path, out: str | Path, options: dict[s
         return train(RunFolder(out).config(), out, resume=True)
     cfg = mitigation_config(method, base_run, options, **overrides)
     return train(cfg, out, resume=resume, use_existing=use_existing)
+
+
+def postprocess(base_run: str | Path, out: str | Path, constraint: str = "equalized_odds", seed: int = 0,
+                n_boot: int = 1000, ci_level: float = 0.95, progress: bool | None = None,
+                use_existing: bool = False) -> FairnessReport:
+    """Fit group thresholds (Hardt et al. 2016) on ``base_run``'s validation scores and write
+    the thresholded model as the run folder ``out``; returns its test metrics.
+
+    ``out`` is an ordinary run: its config is the base run's with method ``postprocess`` (the
+    rule in its options), its weights are the base run's, and it holds validation and test
+    predictions and metrics, so ``evaluate``, ``table``, ``report`` and ``select`` read it.
+
+    Parameters
+    ----------
+    base_run: a trained run folder.
+    out: the new run folder (made; a folder holding other files is refused).
+    constraint: equalized_odds, equal_opportunity or demographic_parity.
+    seed: seeds the per-image coins of randomised decisions.
+    n_boot: bootstrap replicates for the test metrics' intervals (0: none).
+    ci_level: the intervals' level.
+    progress: a progress bar (default: the base run's setting).
+    use_existing: write into a folder that holds other files.
+    """
+
+    base, folder = RunFolder(base_run), RunFolder(out)
+    if base.path.resolve() == folder.path.resolve():
+        raise ConfigError(f"{out}: the post-processed run needs its own folder, not the base run's")
+    cfg, task, method, model, device = load_run(base.path)
+    if progress is not None:
+        cfg.progress = progress
+    scores = {split: predict(method, model, SplitImages(task, task.indices(split), cfg.size), cfg, device,
+                             desc=f"score {split}") for split in ("val", "test")}
+    val = scores["val"]
+    fit = fit_thresholds(val.score, val.y, val.group, constraint, list(task.group_classes))
+    options = {"constraint": constraint, "base_method": cfg.method, "base_options": cfg.method_options,
+               "groups": fit.groups, "thresholds": [r.thresholds for r in fit.rules],
+               "weights": [r.weights for r in fit.rules], "seed": seed}
+    new = dataclasses.replace(cfg, method="postprocess", method_options=options, init=str(base.path),
+                              weights=None)
+    get_method("postprocess", options)  # the options read back
+    with folder.claim(use_existing):
+        new.save(folder.config_file)
+        with atomic_open(folder.checkpoint("best"), "wb") as fh, open(base.checkpoint("best"), "rb") as src:
+            shutil.copyfileobj(src, fh)
+        doc = {"run": str(folder.path), "checkpoint": "best", "dataset": cfg.dataset, "target": cfg.target,
+               "protected": cfg.protected, "method": "postprocess", "arch": cfg.arch, "size": cfg.size,
+               "method_options": options, "base_run": str(base.path)}
+        reports = {}
+        for split, o in scores.items():
+            o.pred = decide(fit.rules, o.score, o.group, o.index, seed)
+            reports[split] = write_evaluation(folder.path, task, o, output_names(split), {**doc, "split": split},
+                                              n_boot if split == "test" else 0, ci_level, cfg.seed,
+                                              f"{folder.path} ({split})")
+        # the validation figures a choice between runs reads (best.json + its log line), as a trained run has
+        row = {"epoch": 0, **{f"val_{k}": v for k, v in reports["val"].overall.items()},
+               "val_base_rate": float(np.mean(val.y == 1)), "val_expected_accuracy": fit.expected_accuracy}
+        write_text(folder.log_file, json.dumps(_finite(row)) + "\n")
+        write_json(folder.best_file, {"epoch": 0, "select": "postprocess", "constraint": constraint,
+                                      "val_rates": _finite(fit.rates)})
+    log.info(f"{folder.path}: {constraint} thresholds fitted on {len(val.y)} validation images "
+             f"(expected validation accuracy {fit.expected_accuracy:.4f})")
+    return reports["test"]
+
+
+def _finite(obj: Any) -> Any:
+    """NaN as null, so the JSON is standard."""
+    if isinstance(obj, float):
+        return None if obj != obj else obj
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj

@@ -1,4 +1,5 @@
-"""``facefair methods``, ``train``, ``mitigate``: the methods and the one trainer."""
+"""``facefair methods``, ``train``, ``mitigate``, ``postprocess``: the methods, the one trainer,
+and thresholds over a trained run."""
 
 from __future__ import annotations
 
@@ -42,6 +43,21 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("rest", nargs=argparse.REMAINDER, help="NAME --from BASE_RUN --out RUN [options]")
     p.set_defaults(func=cmd_mitigate)
 
+    from ..methods.postprocess import CONSTRAINTS
+
+    p = sub.add_parser("postprocess", help="group thresholds (Hardt et al. 2016) on a trained run's validation "
+                                           "scores, written as a new run folder")
+    p.add_argument("run", help="the trained run whose scores are thresholded")
+    p.add_argument("--constraint", required=True, choices=CONSTRAINTS,
+                   help="the rates made equal across groups on validation, at the best expected accuracy")
+    p.add_argument("--out", required=True, help="the new run folder (evaluate, table, report and select read it)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the per-image coins of randomised decisions")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals (0 = none)")
+    p.add_argument("--use-existing-folder", action="store_true",
+                   help="write into --out although it holds files that are not a facefair run")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_postprocess)
+
 
 def cmd_methods(args: argparse.Namespace) -> int:
     from ..methods import registered
@@ -55,7 +71,8 @@ def cmd_methods(args: argparse.Namespace) -> int:
         print("options (train: --method-opt KEY=VALUE; mitigate: --key value):")
         docs = option_docs(cls.Options)
         for f in dataclasses.fields(cls.Options):
-            shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+            shown = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
             print(f"  {f.name:<16} {shown!s:<14} {docs.get(f.name, '')}".rstrip())
         defaults = getattr(cls, "train_defaults", {}) or {}
         if defaults:
@@ -138,4 +155,15 @@ def cmd_mitigate(args: argparse.Namespace) -> int:
     if is_main_process():
         print(f"done: best epoch {res.best_epoch}; run folder {res.out}")
         print(f"next: facefair evaluate {res.out}")
+    return 0
+
+
+def cmd_postprocess(args: argparse.Namespace) -> int:
+    from ..mitigation import postprocess
+
+    report = postprocess(args.run, args.out, args.constraint, seed=args.seed, n_boot=args.bootstrap,
+                         progress=not args.no_progress, use_existing=args.use_existing_folder)
+    print(report.format_table())
+    print(f"done: run folder {args.out} (validation and test predictions and metrics written)")
+    print(f"next: facefair table base={args.run} {args.constraint}={args.out}")
     return 0

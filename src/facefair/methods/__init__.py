@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (registers)
     erm,
     fair_mixup,
     fineface,
+    postprocess,
     multitask,
     regularized,
     resample,

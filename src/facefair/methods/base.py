@@ -153,6 +153,11 @@ class Method(ABC):
         inference rules that condition on it (domain-independent 'conditional'); others ignore it."""
         return model(x)
 
+    def decide(self, logits: torch.Tensor, group: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor:
+        """Hard predictions from the logits; the argmax unless a rule needs more (post-processing's
+        group thresholds read the group, and its randomised decisions the image's index)."""
+        return logits.argmax(1)
+
 
 _REGISTRY: dict[str, type[Method]] = {}
 
