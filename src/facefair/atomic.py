@@ -9,6 +9,7 @@ temporary name carries the process id so two writers never share one.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,3 +46,14 @@ def write_text(path: str | Path, text: str) -> Path:
 def write_json(path: str | Path, obj: Any, indent: int | None = 2, **kwargs: Any) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically; returns the path."""
     return write_text(path, json.dumps(obj, indent=indent, **kwargs))
+
+
+def json_safe(obj: Any) -> Any:
+    """NaN and infinities as null, through dicts and lists, so the JSON is standard."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj

@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_open, write_json, write_text
+from .atomic import atomic_open, json_safe, write_json, write_text
 from .config import TrainConfig
 from .data.loader import SplitImages
+from .errors import ConfigError
 from .evaluation import output_names, write_evaluation
 from .inference import load_run, predict
-from .errors import ConfigError
-from .metrics import FairnessReport
 from .methods import get_method, registered
 from .methods.postprocess import decide, fit_thresholds
+from .metrics import FairnessReport
 from .runfolder import RunFolder
 from .trainer import RunResult, train
 
@@ -123,20 +123,10 @@ def postprocess(base_run: str | Path, out: str | Path, constraint: str = "equali
         # the validation figures a choice between runs reads (best.json + its log line), as a trained run has
         row = {"epoch": 0, **{f"val_{k}": v for k, v in reports["val"].overall.items()},
                "val_base_rate": float(np.mean(val.y == 1)), "val_expected_accuracy": fit.expected_accuracy}
-        write_text(folder.log_file, json.dumps(_finite(row)) + "\n")
+        write_text(folder.log_file, json.dumps(json_safe(row)) + "\n")
         write_json(folder.best_file, {"epoch": 0, "select": "postprocess", "constraint": constraint,
-                                      "val_rates": _finite(fit.rates)})
+                                      "val_rates": json_safe(fit.rates)})
     log.info(f"{folder.path}: {constraint} thresholds fitted on {len(val.y)} validation images "
              f"(expected validation accuracy {fit.expected_accuracy:.4f})")
     return reports["test"]
 
-
-def _finite(obj: Any) -> Any:
-    """NaN as null, so the JSON is standard."""
-    if isinstance(obj, float):
-        return None if obj != obj else obj
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from . import distributed
-from .atomic import write_json, write_text
+from .atomic import json_safe, write_json, write_text
 from .checkpoint import CKPT_KEYS, load_checkpoint, save_atomic
 from .config import TrainConfig
 from .data import Task
@@ -162,10 +162,6 @@ def _restore_rng(state: dict[str, torch.Tensor], gens: dict[str, torch.Generator
     torch.set_rng_state(state["torch"])
     for k, g in gens.items():
         g.set_state(state[k])
-
-
-def _json_safe(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
 
 def resolve_run_config(cfg: TrainConfig, out: Path, resume: bool) -> TrainConfig:
@@ -473,7 +469,7 @@ def _validate(run: _Run, state: LoopState) -> dict[str, Any]:
            # the share of positives: how accurate answering one class to everyone is, which a
            # validation choice compares its accuracy window with (experiments.Choice)
            "val_base_rate": float(np.mean(val.y == 1))}
-    row = _json_safe(row)
+    row = json_safe(row)
     state.history.append(row)
     score = math.inf if cfg.select == "last" else row.get(f"val_{cfg.select}")
     score = -math.inf if score is None else score
