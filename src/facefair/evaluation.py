@@ -64,7 +64,7 @@ def evaluate(run: str | Path, split: str = "test", checkpoint: str = "best", n_b
     out = predict(method, model, ds, cfg, device, desc=f"evaluate {split}")
     doc = {"run": str(run), "split": split, "checkpoint": checkpoint, "dataset": cfg.dataset,
            "target": cfg.target, "protected": cfg.protected, "method": cfg.method,
-           "arch": cfg.arch, "size": cfg.size, "method_options": cfg.method_options}
+           "arch": cfg.arch, "size": cfg.size, "method_options": cfg.method_options, "seed": cfg.seed}
     return write_evaluation(run, task, out, output_names(split, options_tag(method_options)), doc, n_boot, ci_level,
                   cfg.seed, f"{run} ({split})")
 
@@ -167,6 +167,6 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
     doc = {"run": str(run), "split": split, "checkpoint": checkpoint, "dataset": dataset, "root": str(root),
            "trained_on": cfg.dataset, "target": target, "protected": protected,
            "positive": task.y_classes[1], "method": cfg.method, "arch": cfg.arch, "size": cfg.size,
-           "method_options": cfg.method_options}
+           "method_options": cfg.method_options, "seed": cfg.seed}
     return write_evaluation(run, task, out, output_names(split, tag), doc, n_boot, ci_level, cfg.seed,
                   f"{run} on {data.name} ({split})")

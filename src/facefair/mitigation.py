@@ -113,7 +113,7 @@ def postprocess(base_run: str | Path, out: str | Path, constraint: str = "equali
             shutil.copyfileobj(src, fh)
         doc = {"run": str(folder.path), "checkpoint": "best", "dataset": cfg.dataset, "target": cfg.target,
                "protected": cfg.protected, "method": "postprocess", "arch": cfg.arch, "size": cfg.size,
-               "method_options": options, "base_run": str(base.path)}
+               "method_options": options, "seed": cfg.seed, "base_run": str(base.path)}
         reports = {}
         for split, o in scores.items():
             o.pred = decide(fit.rules, o.score, o.group, o.index, seed)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from facefair import TrainConfig, evaluate, train
+from facefair.cli import main
 from facefair.errors import ConfigError
 from facefair.methods.postprocess import CONSTRAINTS, coins, decide, fit_thresholds
 from facefair.metrics import read_predictions
@@ -111,7 +112,7 @@ def test_groups_without_positives_or_a_single_group_are_refused() -> None:
         fit_thresholds(s, y, np.array([0, 1, 0, 1]), "parity", ["a", "b"])
 
 
-def test_postprocess_writes_a_run_that_evaluate_reproduces(tmp_path: Path) -> None:
+def test_postprocess_writes_a_run_that_evaluate_reproduces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = TrainConfig(dataset="synthetic", target="smile", protected="group", arch="tiny", size=32,
                       dataset_options={"n_train": 512, "n_val": 256, "n_test": 256, "correlation": 0.8},
                       epochs=2, batch_size=64, lr=3e-3, progress=False)
@@ -138,3 +139,8 @@ def test_postprocess_writes_a_run_that_evaluate_reproduces(tmp_path: Path) -> No
     assert sorted(p.name for p in (tmp_path / "base").iterdir()) == before
     with pytest.raises(ConfigError, match="own folder"):
         postprocess(tmp_path / "base", tmp_path / "base")
+    # table compares it with its base: a paired bootstrap on the same test images, and verdicts
+    capsys.readouterr()
+    assert main(["table", f"base={tmp_path / 'base'}", f"eo={tmp_path / 'eo'}"]) == 0
+    out = capsys.readouterr().out
+    assert "| eo | bootstrap |" in out and "eo against base: accuracy" in out and "DEOp (TPR gap)" in out

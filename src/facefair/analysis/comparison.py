@@ -29,12 +29,12 @@ from ..metrics.fairness import GroupCounts, metrics_from_counts
 from ..metrics.groups import group_codes
 
 #: each per-group rate, its direction (+1: higher is better, -1: lower is better, 0: neither)
-#: and the gap (metrics.json name, or a label where the SPEC has no scalar) it makes
+#: and the gap it makes, by the papers' short names
 RATES: dict[str, tuple[int, str]] = {
-    "tpr": (+1, "equal_opportunity_diff"),
+    "tpr": (+1, "DEOp (TPR gap)"),
     "fpr": (-1, "FPR gap"),
     "accuracy": (+1, "accuracy gap"),
-    "selection_rate": (0, "demographic_parity_diff"),
+    "selection_rate": (0, "DDP (selection-rate gap)"),
 }
 #: a change smaller than this (a fraction) is "unchanged" in the verdict's words; whether it is
 #: beyond noise is the intervals' business, not the verdict's

@@ -91,6 +91,9 @@ def add_parsers(sub: Any) -> None:
                    help="seeds: mean ± sd of every metric (ASAC Table 1 order); asac: ASAC Table 1 per target; "
                         "groups: per-group accuracy, Max/Min, Overall, DoB (FineFACE Table 2); attributes: means "
                         "over target attributes (FineFACE Tables 6-8)")
+    p.add_argument("--base", metavar="LABEL", help="compare every other row with this one (default: the first "
+                                                   "row): paired differences with intervals and levelling verdicts")
+    p.add_argument("--no-compare", action="store_true", help="the table alone, no comparison below it")
     p.set_defaults(func=cmd_table)
 
 
@@ -169,5 +172,13 @@ def cmd_table(args: argparse.Namespace) -> int:
     from ..report.tables import parse_rows
 
     layout = LAYOUTS[args.layout]
-    print(layout(parse_rows(args.rows)), end="")
+    rows = parse_rows(args.rows)
+    print(layout(rows), end="")
+    if args.base and args.no_compare:
+        raise ConfigError("--base names the row to compare with; it does nothing with --no-compare")
+    if not args.no_compare and len(rows) > 1:
+        from ..report.comparisons import compare_rows, comparison_markdown
+
+        print()
+        print(comparison_markdown(compare_rows(rows, args.base)), end="")
     return 0
