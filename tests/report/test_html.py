@@ -59,9 +59,15 @@ def test_report_is_self_contained_and_complete(runs: Path) -> None:
     out = write_report([str(runs / "base-s0"), str(runs / "asac"), str(runs / "reweight")], runs / "r.html")
     page = out.read_text()
     assert "<script" not in page.lower() and not re.search(r"""(src|href)=["']?(https?:|//)""", page)
-    for anchor in ("runs", "metrics", "asac-table", "fineface-tables", "groups", "tradeoff", "robustness",
-                   "explanations"):
+    for anchor in ("answer", "runs", "metrics", "asac-table", "groups", "tradeoff", "robustness", "explanations"):
         assert f'id="{anchor}"' in page
+    # the answer leads; the FineFACE layouts appear only where a FineFACE run is; AUC is a column
+    assert page.index('id="answer"') < page.index('id="runs"')
+    assert 'id="fineface-tables"' not in page and "SPEC.md" not in page and "auc ↑" in page
+    answer = page[page.index('id="answer"'):page.index('id="runs"')]
+    assert "asac against base-s0: accuracy" in answer and "reweight against base-s0" in answer
+    assert re.search(r"DEO [+-]\d\.\d{4} \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\] \((beyond|within) noise\)", answer)
+    assert re.search(r"DEOp \(TPR gap\) \d\.\d{3} -&gt; \d\.\d{3}: (closed|widened|unchanged)", answer)
     assert page.count("data:image/png;base64,") == 1 + 1 + 1 + 1  # bars, scatter, robustness, IG
     cells = _cells(page)
     heads = re.findall(r"<th>(.*?)<br>", page)
@@ -70,10 +76,20 @@ def test_report_is_self_contained_and_complete(runs: Path) -> None:
     doc = json.loads((runs / "asac" / "metrics.json").read_text())
     lo, hi = doc["ci"]["equalized_odds_mean"]
     assert f'{doc["metrics"]["equalized_odds_mean"]:.4f}<br><span class="ci">[{lo:.4f}, {hi:.4f}]</span>' in cells
-    # ASAC Table 1 in fractions and FineFACE Table 2 in percent, from the same numbers
+    # ASAC Table 1 in fractions, from the same numbers
     assert f"{doc['metrics']['equal_opportunity_diff']:.3f}" in cells
-    assert f"{100 * doc['metrics']['degree_of_bias']:.2f}" in cells
     assert str(runs / "asac") in page and "config.json" in page
+
+
+def test_fineface_layouts_appear_with_a_fineface_run(runs: Path, tmp_path: Path) -> None:
+    run = tmp_path / "ff"
+    shutil.copytree(runs / "reweight", run)
+    cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**cfg, "method": "fineface"}))
+    page = write_report([str(runs / "base-s0"), str(run)], tmp_path / "ff.html").read_text()
+    assert 'id="fineface-tables"' in page and 'id="asac-table"' not in page
+    doc = json.loads((run / "metrics.json").read_text())  # FineFACE Table 2 in percent
+    assert f"{100 * doc['metrics']['degree_of_bias']:.2f}" in _cells(page)
 
 
 def test_seeds_of_one_setting_are_averaged(runs: Path) -> None:
@@ -153,7 +169,7 @@ def test_report_renders_in_headless_chromium(runs: Path, capsys: pytest.CaptureF
             b.close()
     assert problems == []
     assert state["title"] == "browser check"
-    assert state["tables"] >= 6  # runs, metrics, ASAC table, FineFACE 2, 6, 8
+    assert state["tables"] == 5  # two comparisons' per-group changes, runs, metrics, ASAC Table 1
     assert len(state["images"]) == 4 and all(c and w > 100 and shown > 100 for c, w, shown in state["images"])
     assert "ASAC robustness curves" in state["h2"] and "Where the models look" in state["h2"]
     assert shot.stat().st_size > 20_000

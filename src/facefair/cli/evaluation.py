@@ -71,6 +71,8 @@ def add_parsers(sub: Any) -> None:
                    help="evaluated run folders, or LABEL=GLOB for the seeds of one setting")
     p.add_argument("--out", default="report.html", help="the HTML file to write")
     p.add_argument("--title", default="facefair report")
+    p.add_argument("--base", metavar="LABEL", help="the setting the others are compared with (default: the first "
+                                                   "of each task)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("metrics", help="every fairness metric from a predictions CSV (no model, no torch)")
@@ -148,7 +150,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from ..report.html import write_report
 
-    path = write_report(args.runs, args.out, args.title)
+    path = write_report(args.runs, args.out, args.title, base=args.base)
     print(f"wrote {path}")
     return 0
 

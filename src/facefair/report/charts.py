@@ -95,12 +95,26 @@ def group_bars(runs: Sequence[tuple[str, list[dict[str, Any]]]], title: str = ""
     return png_bytes(fig)
 
 
+#: the least span of a trade-off chart's axes (fractions): 0.1 = 10 points of accuracy or gap
+MIN_SPAN = 0.1
+
+
+def _interval(ci: Any, v: float) -> tuple[float, float]:
+    """(low, high) of a [low, high] pair around ``v``; ``v`` itself where there is none."""
+    if not ci or ci[0] is None or ci[1] is None:
+        return v, v
+    return min(float(ci[0]), v), max(float(ci[1]), v)
+
+
 @plain_text
 def tradeoff_scatter(points: Sequence[tuple[str, dict[str, float]]],
                      gaps: Sequence[tuple[str, str]], title: str = "") -> bytes:
     """Accuracy against each fairness gap (one panel per gap), Pareto front drawn as a step line.
 
-    ``points``: (label, metrics) pairs; ``gaps``: (metric name, axis label) pairs.
+    ``points``: (label, metrics) pairs, where ``metrics[f"{name}_ci"]`` may hold an interval
+    drawn as whiskers; ``gaps``: (metric name, axis label) pairs. The axes do not zoom into
+    the points: the gap axis starts at 0 and each axis spans at least ``MIN_SPAN``, so a
+    difference far inside the intervals does not look decisive.
     """
     plt = _plt()
     fig, axes = plt.subplots(1, len(gaps), figsize=(4.6 * len(gaps), 3.8), squeeze=False)
@@ -108,17 +122,26 @@ def tradeoff_scatter(points: Sequence[tuple[str, dict[str, float]]],
         pts = [(float(m.get(key, math.nan) if m.get(key) is not None else math.nan),
                 float(m.get("accuracy", math.nan))) for _, m in points]
         front = pareto_front(pts)
-        for (label, _), (g, a), f in zip(points, pts, front):
+        xs_seen, ys_seen = [0.0], []
+        for (label, m), (g, a), f in zip(points, pts, front):
             if math.isnan(g) or math.isnan(a):
                 continue
-            ax.scatter([g], [a], s=60 if f else 30, marker="o" if f else "x", zorder=3)
+            xci, yci = _interval(m.get(f"{key}_ci"), g), _interval(m.get("accuracy_ci"), a)
+            ax.errorbar([g], [a], xerr=[[g - xci[0]], [xci[1] - g]], yerr=[[a - yci[0]], [yci[1] - a]],
+                        fmt="o" if f else "x", ms=7 if f else 5, capsize=2, elinewidth=0.8, zorder=3)
             ax.annotate(label, (g, a), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            xs_seen += list(xci)
+            ys_seen += list(yci)
         fp = sorted((p for p, f in zip(pts, front) if f))
         if fp:
             ax.step([p[0] for p in fp], [p[1] for p in fp], where="post", color="gray", ls="--",
                     lw=1, label="Pareto front")
             ax.legend(fontsize=7, loc="lower right")
-        ax.margins(0.2)
+        if ys_seen:
+            ax.set_xlim(0.0, max(MIN_SPAN, 1.15 * max(xs_seen)))
+            lo, hi = min(ys_seen), max(ys_seen)
+            pad = max(0.0, MIN_SPAN - (hi - lo)) / 2 + 0.01
+            ax.set_ylim(max(0.0, lo - pad), min(1.0, hi + pad))
         ax.set_xlabel(f"{name} (lower is fairer)")
         ax.set_ylabel("accuracy")
         ax.grid(alpha=0.3)

@@ -35,8 +35,10 @@ class SettingComparison:
     comparison: Comparison
     differences: dict[str, PairedDifference]
 
-    def headline(self) -> str:
-        """Which gaps moved, by how much, beyond noise or not, the accuracy cost and the verdicts."""
+    def lines(self) -> list[str]:
+        """The comparison in sentences: the metrics' paired differences (with the accuracy
+        cost, whether each is beyond noise, and the seeds' signs), a collapse, then each gap's
+        levelling verdict."""
         c = self.comparison
         moved = []
         for k, d in self.differences.items():
@@ -49,13 +51,16 @@ class SettingComparison:
                 if len(d.per_seed) > 1 else ""
             interval = "" if math.isnan(d.low) else f" [{_f(d.low)}, {_f(d.high)}]"
             moved.append(f"{SHORT.get(k, k)} {d.mean:+.4f}{interval} ({noise}{signs})")
-        text = f"{c.label} against {c.base_label}: " + "; ".join(moved) + "."
+        out = [f"{c.label} against {c.base_label}: " + "; ".join(moved) + "."]
         if c.collapse:
-            text += f" COLLAPSED: {c.collapse}."
-        verdicts = [g.sentence() for g in c.gaps if g.rate in ("tpr", "fpr", "selection_rate")]
-        if verdicts:
-            text += " Gaps: " + "; ".join(verdicts) + "."
-        return text
+            out.append(f"COLLAPSED: {c.collapse}.")
+        out += [g.sentence() + "." for g in c.gaps if g.rate in ("tpr", "fpr", "selection_rate")]
+        out += [n + "." for n in c.notes]
+        return out
+
+    def headline(self) -> str:
+        """:meth:`lines` as one paragraph."""
+        return " ".join(self.lines())
 
 
 def _f(v: float) -> str:

@@ -42,7 +42,12 @@ PAPER_NAMES = {
     "equalized_odds_sum": "DEOdds (FineFACE)", "best_group_accuracy": "Max grp. Acc.",
     "worst_group_accuracy": "Min grp. Acc.", "accuracy_ratio": "Max/Min", "degree_of_bias": "DoB",
     "tpr": "TPR", "best_group_tpr": "Max grp. TPR", "worst_group_tpr": "Min grp. TPR",
+    "auc": "ROC AUC (threshold-free)",
 }
+#: the metrics' definitions, said where they are used (a reader of the page has no SPEC file)
+DEFINITIONS = ("Gaps are max - min over the protected groups: DDP of selection rates P(pred = 1), DEOp of true "
+               "positive rates, DEO the mean of the TPR and FPR gaps (ASAC), DEOdds their sum (FineFACE). DoB is "
+               "the standard deviation of group accuracies; Max/Min the ratio of best to worst group accuracy.")
 TRADEOFF_GAPS = (("equalized_odds_mean", "DEO = mean of TPR and FPR gaps"),
                  ("demographic_parity_diff", "DDP = selection-rate gap"))
 CONFIG_KEYS = ("method", "dataset", "target", "protected", "arch", "size", "epochs", "seed")
@@ -132,13 +137,15 @@ def _mean(vals: list[Any]) -> float:
 
 
 def metric_table_html(runs: list[RunDoc]) -> str:
-    """Every SPEC metric (columns) of every run (rows): the value, its bootstrap interval below."""
+    """Every SPEC metric (columns) of every run (rows), and the ROC AUC where scores were kept:
+    the value, its bootstrap interval below."""
+    names = (*METRIC_NAMES, *(("auc",) if any("auc" in r.metrics["metrics"] for r in runs) else ()))
     head = "".join(f"<th>{esc(k).replace('_', '_<wbr>')}{' ↓' if k in LOWER_IS_BETTER else ' ↑'}<br><span class=\"ci\">"
-                   f"{esc(PAPER_NAMES.get(k, ''))}</span></th>" for k in METRIC_NAMES)
+                   f"{esc(PAPER_NAMES.get(k, ''))}</span></th>" for k in names)
     body = ""
     for r in runs:
         cells = ""
-        for k in METRIC_NAMES:
+        for k in names:
             ci = (r.metrics.get("ci") or {}).get(k)
             interval = f'<br><span class="ci">[{fmt_value(ci[0])}, {fmt_value(ci[1])}]</span>' if ci else ""
             cells += f"<td>{fmt_value(r.metrics['metrics'].get(k))}{interval}</td>"
@@ -194,6 +201,21 @@ def _mean_groups(runs: list[RunDoc]) -> list[dict[str, Any]]:
     return rows
 
 
+def _point(runs: list[RunDoc]) -> dict[str, Any]:
+    """A setting's metrics for the trade-off chart: the seeds' means, with ``NAME_ci`` the
+    single run's bootstrap interval or the min-max range over seeds."""
+    out: dict[str, Any] = {}
+    for k in METRIC_NAMES:
+        vals = [r.metrics["metrics"].get(k) for r in runs]
+        out[k] = _mean(vals)
+        finite = [v for v in vals if v is not None]
+        if len(runs) == 1:
+            out[f"{k}_ci"] = (runs[0].metrics.get("ci") or {}).get(k)
+        elif finite:
+            out[f"{k}_ci"] = [min(finite), max(finite)]
+    return out
+
+
 def _setting_label(s: list[RunDoc]) -> str:
     return s[0].setting
 
@@ -213,8 +235,49 @@ table.metrics td,table.metrics th{white-space:normal;min-width:5em}figure{margin
 """
 
 
-def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
-    """The report page as a string."""
+def _signed(v: Any, digits: int = 3) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.{digits}f}"
+
+
+def answer_html(settings: list[list[RunDoc]], base: str | None = None) -> str:
+    """The report's first section: per task, each setting against the base setting (the first
+    of the task unless ``base`` names one), in words first, then the per-group changes."""
+    from .comparisons import compare_setting
+
+    out = ""
+    for (ds, target, prot), ss in _blocks(settings).items():
+        if len(ss) < 2:
+            continue
+        labels = [_setting_label(s) for s in ss]
+        b = labels.index(base) if base in labels else 0
+        out += f"<h3>{esc(ds)}: {esc(target)}, protected {esc(prot)}; base: {esc(labels[b])}</h3>"
+        for i, s in enumerate(ss):
+            if i == b:
+                continue
+            sc = compare_setting([r.path for r in ss[b]], [r.path for r in s], labels[i], labels[b])
+            cls = ' style="color:#a00;font-weight:bold"' if sc.comparison.collapse else ""
+            first, *rest = sc.lines()
+            out += f"<p{cls}>{esc(first)}</p><ul>" + "".join(
+                f"<li{cls if line.startswith('COLLAPSED') else ''}>{esc(line)}</li>" for line in rest) + "</ul>"
+            t = Table(["group", "Δ TPR", "Δ FPR", "Δ accuracy", "Δ AUC"])
+            for g in sc.comparison.groups:
+                t.rows.append([g["group"], *[_signed(g.get(f"{k}_change")) for k in ("tpr", "fpr", "accuracy", "auc")]])
+            out += table_html(t)
+    if not out:
+        return ""
+    return ('<p class="note">Each setting against the base: the paired difference of each metric with its 95% '
+            "interval (per seed when both sides have the same seeds; a paired bootstrap on the same test images for "
+            "two single runs), whether it is beyond noise, and how each gap closed: by raising the worse group "
+            "(levelling up) or by lowering the better one (levelling down). Δ = setting - base.</p>" + out)
+
+
+#: the methods each paper layout reports; its section appears when a run is of one of them
+ASAC_METHODS = ("asac", "zhang_sang")
+FINEFACE_METHODS = ("fineface",)
+
+
+def render(settings: list[list[RunDoc]], title: str, note: str = "", base: str | None = None) -> str:
+    """The report page as a string; ``base`` names the setting the others are compared with."""
     runs = [r for s in settings for r in s]
     sections: list[str] = []
     toc: list[tuple[str, str]] = []
@@ -223,32 +286,38 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
         toc.append((anchor, heading))
         sections.append(f'<section id="{anchor}"><h2>{esc(heading)}</h2>{body}</section>')
 
+    answer = answer_html(settings, base)
+    if answer:
+        section("answer", "What changed against the base", answer)
+    methods = {str(r.config.get("method", "")) for r in runs}
+
     configs = "".join(f"<details><summary>{esc(r.label)}: {esc(RunFolder(r.path).config_file)}</summary><pre>"
                       f"{esc(json.dumps(r.config, indent=2, sort_keys=True))}</pre></details>" for r in runs)
     section("runs", "Runs", '<div class="wide">' + table_html(runs_table(runs), "text") + "</div>" + configs)
     level = runs[0].metrics.get("ci_level", 0.95)
     section("metrics", "Every metric",
             f'<p class="note">Each value on the test split with its {100 * level:.0f}% bootstrap interval '
-            "(resampling test images). ↓: lower is fairer; ↑: higher is better. Gaps are max - min over "
-            "groups; definitions in SPEC.md.</p>" + '<div class="wide">' + metric_table_html(runs) + "</div>"
+            f"(resampling test images). ↓: lower is fairer; ↑: higher is better. {DEFINITIONS}</p>" + '<div class="wide">' + metric_table_html(runs) + "</div>"
             + "".join(f'<p class="note">{esc(r.label)}: {esc(w)}</p>' for r in runs for w in r.metrics.get("warnings", [])))
     rows = {_setting_label(s): [str(r.path) for r in s] for s in settings}
-    paper = "".join(table_html(t) for t in asac_tables(rows))
-    section("asac-table", "ASAC Table 1 layout",
-            '<p class="note">Fractions, as the ASAC paper prints them: DEO = mean of the TPR and FPR gaps, '
-            "DEOp = TPR gap, DDP = selection-rate gap, ACC = accuracy (mean over seeds).</p>" + paper)
+    if methods & set(ASAC_METHODS):
+        paper = "".join(table_html(t) for t in asac_tables(rows))
+        section("asac-table", "ASAC Table 1 layout",
+                '<p class="note">Fractions, as the ASAC paper prints them: DEO = mean of the TPR and FPR gaps, '
+                "DEOp = TPR gap, DDP = selection-rate gap, ACC = accuracy (mean over seeds).</p>" + paper)
     blocks = _blocks(settings)
-    ff = ""
-    for (ds, target, prot), ss in blocks.items():
-        t2 = group_table_data({_setting_label(s): [str(r.path) for r in s] for s in ss})
-        t2.title = f"{ds}: {target}, accuracy (%) per group of {prot}"
-        ff += table_html(t2)
-    t6, t8 = attribute_tables(rows)
-    section("fineface-tables", "FineFACE Tables 2, 6 and 8 layout",
-            '<p class="note">Percent, as the FineFACE paper prints them. Table 2: accuracy of each protected group, '
-            "Max/Min ratio, overall accuracy, DoB (std of group accuracies). Table 6: each metric averaged over "
-            "the target attributes (DEO here = TPR gap, DEOdds = TPR gap + FPR gap). Table 8: worst-group "
-            "accuracy per attribute.</p>" + ff + '<div class="wide">' + table_html(t6) + table_html(t8) + "</div>")
+    if methods & set(FINEFACE_METHODS):
+        ff = ""
+        for (ds, target, prot), ss in blocks.items():
+            t2 = group_table_data({_setting_label(s): [str(r.path) for r in s] for s in ss})
+            t2.title = f"{ds}: {target}, accuracy (%) per group of {prot}"
+            ff += table_html(t2)
+        t6, t8 = attribute_tables(rows)
+        section("fineface-tables", "FineFACE Tables 2, 6 and 8 layout",
+                '<p class="note">Percent, as the FineFACE paper prints them. Table 2: accuracy of each protected '
+                "group, Max/Min ratio, overall accuracy, DoB (std of group accuracies). Table 6: each metric averaged "
+                "over the target attributes (DEO here = TPR gap, DEOdds = TPR gap + FPR gap). Table 8: worst-group "
+                "accuracy per attribute.</p>" + ff + '<div class="wide">' + table_html(t6) + table_html(t8) + "</div>")
     charts = ""
     for (ds, target, prot), ss in blocks.items():
         what = f"{ds}: {target}, protected {prot}"
@@ -258,13 +327,14 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
             "range over seeds (min to max) for a setting of several seeds, whose bar is their mean.</p>" + charts)
     scatter = ""
     for (ds, target, prot), ss in blocks.items():
-        pts = [(_setting_label(s), {k: _mean([r.metrics["metrics"].get(k) for r in s]) for k in METRIC_NAMES})
-               for s in ss]
+        pts = [(_setting_label(s), _point(s)) for s in ss]
         scatter += img(tradeoff_scatter(pts, TRADEOFF_GAPS, f"{ds}: {target}, protected {prot}"),
                        f"accuracy against fairness, {ds} {target}")
     section("tradeoff", "Accuracy against fairness",
-            '<p class="note">Each point is a setting (mean over its seeds). Circles on the dashed line form the '
-            "Pareto front: no other run is both fairer and more accurate.</p>" + scatter)
+            '<p class="note">Each point is a setting (mean over its seeds); whiskers: the 95% bootstrap interval of '
+            "a single run, or the range (min to max) over seeds. Circles on the dashed line form the Pareto front: "
+            "no other run is both fairer and more accurate. Axes start at a 0 gap and span at least 10 points, so "
+            "points closer than their whiskers are not told apart.</p>" + scatter)
     rob = [r for r in runs if r.robustness]
     if rob:
         from ..analysis.robustness import robustness_figure
@@ -300,7 +370,8 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "") -> str:
             f"<nav>{nav}</nav>" + "".join(sections) + "</body></html>\n")
 
 
-def write_report(specs: list[str], out: str | Path, title: str = "facefair report", note: str = "") -> Path:
+def write_report(specs: list[str], out: str | Path, title: str = "facefair report", note: str = "",
+                 base: str | None = None) -> Path:
     """One self-contained HTML page of runs, written atomically; returns its path.
 
     Parameters
@@ -309,7 +380,8 @@ def write_report(specs: list[str], out: str | Path, title: str = "facefair repor
     out: the HTML file to write.
     title: the page's title.
     note: a paragraph under the title (what the runs are).
+    base: the setting (label) the others are compared with (default: the first of each task).
     """
-    page = render(collect(specs), title, note)
+    page = render(collect(specs), title, note, base)
     out = write_text(out, page)
     return out
