@@ -21,13 +21,13 @@ import numpy as np
 from .atomic import atomic_open, json_safe, write_json, write_text
 from .config import TrainConfig
 from .data.loader import SplitImages
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .evaluation import output_names, write_evaluation
 from .inference import load_run, predict
 from .methods import get_method, registered
 from .methods.postprocess import decide, fit_thresholds
 from .metrics import FairnessReport
-from .runfolder import RunFolder
+from .runfolder import RunFolder, best_validation
 from .trainer import RunResult, train
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,50 @@ def mitigate(method: str, base_run: str | Path, out: str | Path, options: dict[s
         defaults (``epochs=10``, ``lr=1e-4``, ...).
     """
     if resume and RunFolder(out).has_config():
-        return train(RunFolder(out).config(), out, resume=True)
-    cfg = mitigation_config(method, base_run, options, **overrides)
-    return train(cfg, out, resume=resume, use_existing=use_existing)
+        res = train(RunFolder(out).config(), out, resume=True)
+        base_run = RunFolder(out).config().init or base_run
+    else:
+        cfg = mitigation_config(method, base_run, options, **overrides)
+        res = train(cfg, out, resume=resume, use_existing=use_existing)
+    for line in mitigation_warnings(base_run, out):
+        log.warning(f"warning: {line}")
+    return res
+
+
+#: a validation gap this much above the base's is "worse than the base" (fractions)
+WORSE_BY = 0.01
+
+
+def mitigation_warnings(base_run: str | Path, run: str | Path) -> list[str]:
+    """What a finished mitigation must say instead of a plain "done": it ended worse than its
+    base on DEO (the gap ASAC targets) on validation, or it collapsed to a constant answer or to
+    the group. Validation figures only (the selected epoch's), so nothing peeks at the test split.
+
+    Parameters
+    ----------
+    base_run: the run it started from.
+    run: the mitigated run.
+    """
+    try:
+        before, after = best_validation(base_run), best_validation(run)
+    except DataError:
+        return []
+    out = []
+    b, a = before.get("equalized_odds_mean"), after.get("equalized_odds_mean")
+    if b is not None and a is not None and a > b + WORSE_BY:
+        out.append(f"{run} ended worse than its base on DEO (equalized odds, validation): {b:.3f} -> {a:.3f}")
+    tpr, acc, rate = after.get("tpr"), after.get("accuracy"), after.get("base_rate")
+    if after.get("demographic_parity_diff") is not None and after["demographic_parity_diff"] >= 0.98:
+        out.append(f"{run} collapsed: it predicts the protected group (selection-rate gap "
+                   f"{after['demographic_parity_diff']:.3f} on validation)")
+    elif tpr is not None and acc is not None and rate is not None:
+        if tpr <= 0.02 and abs(acc - (1 - rate)) <= 0.02:
+            out.append(f"{run} collapsed: it predicts the negative class for (almost) everyone (validation TPR "
+                       f"{tpr:.3f}, accuracy {acc:.3f} = the share of negatives)")
+        elif tpr >= 0.98 and abs(acc - rate) <= 0.02:
+            out.append(f"{run} collapsed: it predicts the positive class for (almost) everyone (validation "
+                       f"accuracy {acc:.3f} = the share of positives)")
+    return out
 
 
 def postprocess(base_run: str | Path, out: str | Path, constraint: str = "equalized_odds", seed: int = 0,

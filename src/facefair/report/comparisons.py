@@ -24,6 +24,8 @@ from .tables import RunLike, load_metrics, metrics_path
 #: what a comparison reports, in this order (SPEC names; "auc" is the threshold-free ranking)
 COMPARED = ("accuracy", "auc", "equalized_odds_mean", "equal_opportunity_diff", "demographic_parity_diff",
             "worst_group_accuracy")
+#: a DEO this much above the base's is called worse (fractions), where no interval says otherwise
+WORSE_BY = 0.01
 SHORT = {"accuracy": "accuracy", "auc": "AUC", "equalized_odds_mean": "DEO", "equal_opportunity_diff": "DEOp",
          "demographic_parity_diff": "DDP", "worst_group_accuracy": "worst-group acc."}
 
@@ -54,6 +56,9 @@ class SettingComparison:
         out = [f"{c.label} against {c.base_label}: " + "; ".join(moved) + "."]
         if c.collapse:
             out.append(f"COLLAPSED: {c.collapse}.")
+        deo = self.differences.get("equalized_odds_mean")
+        if deo is not None and deo.mean > WORSE_BY and (deo.beyond_noise or math.isnan(deo.low)):
+            out.append(f"WORSE than {c.base_label} on DEO, the gap ASAC targets: {deo.mean:+.4f}.")
         out += [g.sentence() + "." for g in c.gaps if g.rate in ("tpr", "fpr", "selection_rate")]
         out += [n + "." for n in c.notes]
         return out

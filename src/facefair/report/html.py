@@ -255,10 +255,10 @@ def answer_html(settings: list[list[RunDoc]], base: str | None = None) -> str:
             if i == b:
                 continue
             sc = compare_setting([r.path for r in ss[b]], [r.path for r in s], labels[i], labels[b])
-            cls = ' style="color:#a00;font-weight:bold"' if sc.comparison.collapse else ""
+            cls = ALARM if sc.comparison.collapse else ""
             first, *rest = sc.lines()
             out += f"<p{cls}>{esc(first)}</p><ul>" + "".join(
-                f"<li{cls if line.startswith('COLLAPSED') else ''}>{esc(line)}</li>" for line in rest) + "</ul>"
+                f"<li{ALARM if line.startswith(('COLLAPSED', 'WORSE')) else ''}>{esc(line)}</li>" for line in rest) + "</ul>"
             t = Table(["group", "Δ TPR", "Δ FPR", "Δ accuracy", "Δ AUC"])
             for g in sc.comparison.groups:
                 t.rows.append([g["group"], *[_signed(g.get(f"{k}_change")) for k in ("tpr", "fpr", "accuracy", "auc")]])
@@ -270,6 +270,8 @@ def answer_html(settings: list[list[RunDoc]], base: str | None = None) -> str:
             "two single runs), whether it is beyond noise, and how each gap closed: by raising the worse group "
             "(levelling up) or by lowering the better one (levelling down). Δ = setting - base.</p>" + out)
 
+
+ALARM = ' style="color:#a00;font-weight:bold"'
 
 #: the methods each paper layout reports; its section appears when a run is of one of them
 ASAC_METHODS = ("asac", "zhang_sang")
