@@ -28,11 +28,12 @@ def test_worse_and_collapsed_runs_are_named(tmp_path: Path) -> None:
                      demographic_parity_diff=1.0)
     said = mitigation_warnings(base, worse)
     assert any("worse than its base on DEO" in w and "0.450 -> 1.000" in w for w in said)
-    assert any("predicts the protected group" in w for w in said)
+    assert any("collapsed on validation: it predicts the protected group" in w for w in said)
     flat = fake_run(tmp_path / "flat", equalized_odds_mean=0.0, tpr=0.0, accuracy=0.6, base_rate=0.4,
                     demographic_parity_diff=0.0)
-    assert mitigation_warnings(base, flat) == [(f"{flat} collapsed: it predicts the negative class for (almost) "
-                                               "everyone (validation TPR 0.000, accuracy 0.600 = the share of negatives)")]
+    assert mitigation_warnings(base, flat) == [(f"{flat} collapsed on validation: it predicts the negative class "
+                                                "for (almost) everyone (TPR 0.000, accuracy 0.600 = the share of "
+                                                "negatives)")]
     fine = fake_run(tmp_path / "fine", equalized_odds_mean=0.2, tpr=0.7, accuracy=0.78, base_rate=0.4,
                     demographic_parity_diff=0.2)
     assert mitigation_warnings(base, fine) == []

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .analysis.comparison import validation_collapse
 from .atomic import atomic_open, json_safe, write_json, write_text
 from .config import TrainConfig
 from .data.loader import SplitImages
@@ -96,17 +97,9 @@ def mitigation_warnings(base_run: str | Path, run: str | Path) -> list[str]:
     b, a = before.get("equalized_odds_mean"), after.get("equalized_odds_mean")
     if b is not None and a is not None and a > b + WORSE_BY:
         out.append(f"{run} ended worse than its base on DEO (equalized odds, validation): {b:.3f} -> {a:.3f}")
-    tpr, acc, rate = after.get("tpr"), after.get("accuracy"), after.get("base_rate")
-    if after.get("demographic_parity_diff") is not None and after["demographic_parity_diff"] >= 0.98:
-        out.append(f"{run} collapsed: it predicts the protected group (selection-rate gap "
-                   f"{after['demographic_parity_diff']:.3f} on validation)")
-    elif tpr is not None and acc is not None and rate is not None:
-        if tpr <= 0.02 and abs(acc - (1 - rate)) <= 0.02:
-            out.append(f"{run} collapsed: it predicts the negative class for (almost) everyone (validation TPR "
-                       f"{tpr:.3f}, accuracy {acc:.3f} = the share of negatives)")
-        elif tpr >= 0.98 and abs(acc - rate) <= 0.02:
-            out.append(f"{run} collapsed: it predicts the positive class for (almost) everyone (validation "
-                       f"accuracy {acc:.3f} = the share of positives)")
+    collapsed = validation_collapse(after)
+    if collapsed:
+        out.append(f"{run} collapsed on validation: {collapsed}")
     return out
 
 

@@ -133,6 +133,28 @@ def collapse(groups: list[dict[str, Any]], tol: float = 0.02) -> str | None:
     return None
 
 
+def validation_collapse(val: dict[str, Any], tol: float = 0.02) -> str | None:
+    """The same check from a run's validation row (overall metrics only): a group answer makes
+    the selection-rate gap ~1; a constant answer makes TPR ~0 (or ~1) at the accuracy of
+    answering one class (the row's ``base_rate``, the share of positives)."""
+    ddp, tpr, acc, rate = (val.get(k) for k in ("demographic_parity_diff", "tpr", "accuracy", "base_rate"))
+    if ddp is not None and ddp >= 1 - tol:
+        return f"it predicts the protected group (selection-rate gap {ddp:.3f})"
+    if tpr is None or acc is None:
+        return None
+    if rate is None:  # an older row: no share of positives, but no group finding positives says as much
+        best = val.get("best_group_tpr")
+        if best is not None and best <= tol and (ddp or 0.0) <= tol:
+            return f"it finds (almost) no positives in any group (best group TPR {best:.3f})"
+        return None
+    if tpr <= tol and abs(acc - (1 - rate)) <= tol:
+        return (f"it predicts the negative class for (almost) everyone (TPR {tpr:.3f}, accuracy {acc:.3f} = the "
+                "share of negatives)")
+    if tpr >= 1 - tol and abs(acc - rate) <= tol:
+        return f"it predicts the positive class for (almost) everyone (accuracy {acc:.3f} = the share of positives)"
+    return None
+
+
 def _verdict(direction: int, before: float, after: float, better: float, worse: float) -> str:
     if math.isnan(before) or math.isnan(after):
         return "undefined"

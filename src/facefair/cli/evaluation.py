@@ -1,4 +1,4 @@
-"""``facefair evaluate``, ``metrics``, ``table``, ``report``, ``explain``, ``robustness``:
+"""``facefair evaluate``, ``metrics``, ``table``, ``select``, ``report``, ``explain``, ``robustness``:
 measuring and showing trained runs (``metrics`` and ``table`` need no torch)."""
 
 from __future__ import annotations
@@ -74,6 +74,20 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--base", metavar="LABEL", help="the setting the others are compared with (default: the first "
                                                    "of each task)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("select", help="choose among runs and settings on validation metrics only; report the "
+                                      "choice's test metrics and how often another seed would choose otherwise")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="LABEL=GLOB for the seeds of one setting, or run folders and globs (each its own candidate)")
+    p.add_argument("--constraint", action="append", metavar="METRIC<=X",
+                   help='a validation bound, e.g. "equalized_odds_mean<=0.03" (repeatable)')
+    goal = p.add_mutually_exclusive_group()
+    goal.add_argument("--maximize", default="accuracy", metavar="METRIC", help="the validation metric to maximise")
+    goal.add_argument("--minimize", metavar="METRIC", help="a validation metric to minimise instead")
+    p.add_argument("--pareto", action="store_true",
+                   help="also list the validation Pareto front of the objective against the first constraint's metric")
+    p.add_argument("--json", metavar="FILE", help="also write the choice and every candidate's figures as JSON")
+    p.set_defaults(func=cmd_select)
 
     p = sub.add_parser("metrics", help="every fairness metric from a predictions CSV (no model, no torch)")
     p.add_argument("csv", help="CSV with columns y, group, pred (and optional score, id)")
@@ -184,3 +198,15 @@ def cmd_table(args: argparse.Namespace) -> int:
         print()
         print(comparison_markdown(compare_rows(rows, args.base)), end="")
     return 0
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    from ..atomic import json_safe, write_json
+    from ..selection import select
+
+    sel = select(args.runs, args.constraint, args.maximize, args.minimize, args.pareto)
+    print(sel.to_text(), end="")
+    if args.json:
+        write_json(args.json, json_safe(sel.to_dict()))
+        print(f"wrote {args.json}")
+    return 0 if sel.chosen is not None else 1
