@@ -33,6 +33,8 @@ class RunFolder:
     METRICS = "metrics.json"
     CHECKPOINTS = "checkpoints"
     LOCK = ".facefair.lock"
+    #: what a run folder rebuilt from an experiment's archive keeps of it (no config, no log)
+    RESTORED = "restored.json"
 
     def __init__(self, path: str | Path) -> None:
         object.__setattr__(self, "path", Path(path))
@@ -102,6 +104,18 @@ class RunFolder:
 
     def config(self) -> TrainConfig:
         return TrainConfig.load(self.config_file)
+
+    def seed(self) -> int | None:
+        """The training seed: the config's, or for a restored folder its archived identity's."""
+        for name, keys in ((self.CONFIG, ("seed",)), (self.RESTORED, ("identity", "seed"))):
+            try:
+                value: Any = json.loads((self.path / name).read_text())
+                for k in keys:
+                    value = value[k]
+                return int(value)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return None
 
 def best_validation(out: str | Path) -> dict[str, Any]:
     """The validation metrics of a run's selected epoch (``best.json``'s, read from

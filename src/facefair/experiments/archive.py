@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: what a restored run folder (or choice row) keeps of its archive
-RESTORED = "restored.json"
+RESTORED = RunFolder.RESTORED
 
 
 def read_restored(folder: Path) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_text
+from ..report.comparisons import compare_rows, comparison_markdown
 from ..report.paper_tables import LAYOUTS
 from ..report.tables import PAPER_ORDER, interval_table, load_metrics, mean_document, seed_table
 from ..runfolder import RunFolder
@@ -85,6 +86,30 @@ def choice_notes(planned: list[PlannedRun], keys: list[str]) -> list[str]:
     return [f"{label} chose on validation: {'; '.join(seeds)}" for label, seeds in lines.items()]
 
 
+def comparisons(exp: Experiment, planned: list[PlannedRun], varying: list[str]) -> str:
+    """Every row against the file's first run (its base: ERM, or ASAC's base model), per grid
+    value: paired per-seed differences with intervals, what is within noise, and how each gap
+    closed (levelling up or down), as :func:`facefair.report.comparisons.comparison_markdown`."""
+    base_id = exp.runs[0].id
+    by_grid: dict[tuple[str, ...], dict[str, list[Any]]] = {}
+    base_label: dict[tuple[str, ...], str] = {}
+    for p in planned:
+        if not p.done():
+            continue
+        key = tuple(f"{k}={p.grid[k]}" for k in varying if k in p.grid)
+        by_grid.setdefault(key, {}).setdefault(p.label, []).append(p.result())
+        if p.run_id == base_id:
+            base_label[key] = p.label
+    text = ""
+    for key, table in by_grid.items():
+        if key not in base_label or len(table) < 2:
+            continue
+        found = compare_rows(table, base_label[key], n_boot=0)  # seeds only: an archive keeps no predictions
+        text += (f"### {', '.join(key)}\n\n" if key else "") + comparison_markdown(found) + "\n"
+    return (f"## Against {exp.runs[0].label}: paired per-seed differences and how each gap closed\n\n{text}"
+            if text else "")
+
+
 def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale: str,
                   sets: dict[str, Any] | None = None) -> Path:
     """The paper-layout table and the seed table of the evaluated runs, as markdown, and the
@@ -119,6 +144,7 @@ def write_results(exp: Experiment, planned: list[PlannedRun], path: Path, scale:
             text += (f"## Cross-dataset: {c.label or c.dataset} (trained on {exp.train.get('dataset')}, "
                      f"tested on {c.dataset} {c.split})\n\n{layout(crows)}\n"
                      f"{interval_table(cunits, headline)}\n")
+    text += comparisons(exp, planned, varying)
     text += f"## Every metric, mean ± sd over {over}\n\n{seed_table(units)}"
     write_text(path, text)
     write_text(path.with_suffix(".json"), json.dumps(archive(exp, planned, scale, sets), indent=1) + "\n")

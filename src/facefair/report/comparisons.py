@@ -8,7 +8,6 @@ lead with the same headlines.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from ..analysis.comparison import Comparison, PairedDifference, compare, paired_bootstrap, paired_seeds
 from ..errors import ConfigError, DataError
 from ..metrics.predictions import read_predictions
+from ..runfolder import RunFolder
 from .tables import RunLike, load_metrics, metrics_path
 
 #: what a comparison reports, in this order (SPEC names; "auc" is the threshold-free ranking)
@@ -80,16 +80,7 @@ def _seed(run: RunLike) -> int | None:
         return int(doc["seed"])
     if isinstance(run, dict):
         return None
-    folder = metrics_path(run).parent
-    for name, keys in (("config.json", ("seed",)), ("restored.json", ("identity", "seed"))):
-        try:
-            value: Any = json.loads((folder / name).read_text())
-            for k in keys:
-                value = value[k]
-            return int(value)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return None
+    return RunFolder(metrics_path(run).parent).seed()
 
 
 def predictions_path(run: RunLike) -> Path | None:
@@ -131,7 +122,7 @@ def compare_setting(base: list[RunLike], runs: list[RunLike], label: str, base_l
     runs: the setting's runs.
     label: the setting's name.
     base_label: the base's name.
-    n_boot: bootstrap replicates for a single-run pair.
+    n_boot: bootstrap replicates for a single-run pair (0: none; only seeds pair).
     seed: the bootstrap's seed.
     """
     bdocs, mdocs = [load_metrics(r) for r in base], [load_metrics(r) for r in runs]
@@ -141,7 +132,7 @@ def compare_setting(base: list[RunLike], runs: list[RunLike], label: str, base_l
     single = len(base) == 1 and len(runs) == 1
     paired = (not single and None not in bseeds and None not in mseeds and sorted(bseeds) == sorted(mseeds)
               and len(set(bseeds)) == len(bseeds))
-    bp, mp = (predictions_path(base[0]), predictions_path(runs[0])) if single else (None, None)
+    bp, mp = (predictions_path(base[0]), predictions_path(runs[0])) if single and n_boot else (None, None)
     aligned = _aligned(bp, mp) if bp is not None and mp is not None else None
     for k in COMPARED:
         bv = [d["metrics"].get(k) for d in bdocs]
