@@ -35,6 +35,8 @@ class RunFolder:
     LOCK = ".facefair.lock"
     #: what a run folder rebuilt from an experiment's archive keeps of it (no config, no log)
     RESTORED = "restored.json"
+    #: what an audit of a foreign model records in place of a config (facefair audit)
+    AUDIT = "audit.json"
 
     def __init__(self, path: str | Path) -> None:
         object.__setattr__(self, "path", Path(path))
@@ -50,6 +52,10 @@ class RunFolder:
     @property
     def best_file(self) -> Path:
         return self.path / self.BEST
+
+    @property
+    def audit_file(self) -> Path:
+        return self.path / self.AUDIT
 
     @property
     def metrics_file(self) -> Path:

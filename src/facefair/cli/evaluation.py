@@ -1,4 +1,4 @@
-"""``facefair evaluate``, ``metrics``, ``table``, ``select``, ``report``, ``explain``, ``robustness``:
+"""``facefair evaluate``, ``metrics``, ``table``, ``select``, ``report``, ``explain``, ``robustness``, ``audit``:
 measuring and showing trained runs (``metrics`` and ``table`` need no torch)."""
 
 from __future__ import annotations
@@ -74,6 +74,36 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--base", metavar="LABEL", help="the setting the others are compared with (default: the first "
                                                    "of each task)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("audit", help="audit a model facefair did not train: predictions, every metric with "
+                                     "intervals, per-group tables, IG and Grad-CAM pictures, the HTML report")
+    m = p.add_argument_group("the model (one of)")
+    m.add_argument("--model", metavar="FILE", help="a TorchScript model (torch.jit.save)")
+    m.add_argument("--model-factory", metavar="MODULE:FUNCTION",
+                   help="a function returning the nn.Module (importable from here or PYTHONPATH); with --weights")
+    m.add_argument("--weights", metavar="FILE", help="the factory model's state_dict (loaded weights_only)")
+    m.add_argument("--input-size", type=int, required=True, metavar="PX", help="the side in pixels the model takes")
+    m.add_argument("--normalize", required=True, metavar="NAME",
+                   help="the model's input normalisation: imagenet, none ([0, 1] pixels) or MEAN/STD "
+                        "(e.g. 0.5,0.5,0.5/0.5,0.5,0.5)")
+    m.add_argument("--output", type=int, metavar="K", help="the target's column of a multi-output head (sigmoid); "
+                                                          "default: two logits, or one logit (sigmoid)")
+    d = p.add_argument_group("the data")
+    d.add_argument("--dataset", required=True, help="celeba, fairface, utkface or manifest")
+    d.add_argument("--root", help="the dataset's folder, in its official layout")
+    d.add_argument("--manifest", help="with --dataset manifest: the CSV manifest")
+    d.add_argument("--target", required=True, help="the attribute the model predicts")
+    d.add_argument("--protected", required=True, help="the protected attribute")
+    d.add_argument("--positive", help="the dataset's class the model's positive output means (default: the second)")
+    d.add_argument("--split", default="all", help="all (every image, the default), train, val or test")
+    p.add_argument("--out", required=True, help="the audit folder (made; report.html is written inside)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals")
+    p.add_argument("--explain", type=int, default=6, metavar="N", help="images drawn with IG and Grad-CAM (0: none)")
+    p.add_argument("--ig-steps", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--title", help="the report's title")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("select", help="choose among runs and settings on validation metrics only; report the "
                                       "choice's test metrics and how often another seed would choose otherwise")
@@ -210,3 +240,15 @@ def cmd_select(args: argparse.Namespace) -> int:
         write_json(args.json, json_safe(sel.to_dict()))
         print(f"wrote {args.json}")
     return 0 if sel.chosen is not None else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from ..audit import audit
+
+    report = audit(args.out, args.dataset, args.root, args.target, args.protected, args.model, args.model_factory,
+                   args.weights, args.input_size, args.normalize, args.output, args.positive, args.split,
+                   {"manifest": args.manifest} if args.manifest else None, args.batch_size, args.bootstrap,
+                   args.explain, args.ig_steps, not args.no_progress, args.title)
+    print(report.format_table())
+    print(f"wrote {Path(args.out) / 'report.html'} (metrics.json, predictions.csv, audit.json, explain/)")
+    return 0

@@ -15,6 +15,8 @@ from ..errors import ConfigError, DataError, unknown_name
 from .images import ImageStore
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
+#: every image regardless of split (a cross-dataset test scores a dataset the model never saw)
+ALL = "all"
 
 
 @dataclass
@@ -111,10 +113,11 @@ class Task:
     group_classes: list[str]
 
     def indices(self, split: str, limit: int | None = None, seed: int = 0) -> np.ndarray:
-        """Image indices of a split; ``limit`` takes a seeded random subset of that size."""
-        if split not in SPLITS:
-            raise unknown_name("split", split, SPLITS)
-        idx = np.flatnonzero(self.data.split == SPLITS[split])
+        """Image indices of a split (``all``: every image, for a dataset the model never saw);
+        ``limit`` takes a seeded random subset of that size."""
+        if split != ALL and split not in SPLITS:
+            raise unknown_name("split", split, (*SPLITS, ALL))
+        idx = np.arange(len(self.y)) if split == ALL else np.flatnonzero(self.data.split == SPLITS[split])
         if len(idx) == 0:
             raise DataError(f"dataset {self.data.name} has no '{split}' images")
         if limit is not None and limit < len(idx):

@@ -40,8 +40,10 @@ class CAMExplainer(Explainer):
 
     def __init__(self, method: Method, model: nn.Module, explain_class: str = "positive"):
         super().__init__(method, model, explain_class)
-        if not isinstance(model, FineFACENet) and not hasattr(model, "backbone"):
-            raise ConfigError(f"no class activation map for a {type(model).__name__}")
+        if not isinstance(model, FineFACENet) and cam_layer(model) is None:
+            raise ConfigError(f"no class activation map for a {type(model).__name__}: Grad-CAM needs its last "
+                              "convolutional stage (a facefair backbone, or an audited model's last Conv2d; a "
+                              "TorchScript model hides its layers, so audit it with --model-factory for Grad-CAM)")
 
     def maps(self, x: torch.Tensor, y: torch.Tensor, group: torch.Tensor | None) -> dict[str, torch.Tensor]:
         if isinstance(self.model, FineFACENet):
@@ -51,7 +53,7 @@ class CAMExplainer(Explainer):
     def grad_cam(self, x: torch.Tensor, target: torch.Tensor, group: torch.Tensor | None) -> torch.Tensor:
         from captum.attr import LayerGradCam
 
-        layer = self.model.backbone  # type: ignore[union-attr]
+        layer = cam_layer(self.model)
         extra = (group,) if group is not None else None
         with torch.enable_grad():
             raw = LayerGradCam(self.forward, layer).attribute(x, target=target, additional_forward_args=extra,
@@ -61,6 +63,13 @@ class CAMExplainer(Explainer):
         return up
 
 
+def cam_layer(model: nn.Module) -> nn.Module | None:
+    """The layer Grad-CAM reads: a facefair model's backbone, or what a wrapper names
+    ``cam_layer`` (an audited model's last convolution)."""
+    layer = getattr(model, "backbone", None) or getattr(model, "cam_layer", None)
+    return layer if isinstance(layer, nn.Module) else None
+
+
 def model_cams(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """CAMs of a bare model (ERM prediction rule, predicted class): kept for the Python API."""
     from ..methods.erm import ERM
@@ -68,4 +77,4 @@ def model_cams(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return CAMExplainer(ERM(), model, "pred")(x, torch.zeros(len(x), dtype=torch.long))
 
 
-__all__ = ["CAMExplainer", "fineface_cams", "model_cams"]
+__all__ = ["CAMExplainer", "cam_layer", "fineface_cams", "model_cams"]

@@ -81,7 +81,6 @@ def explain_run(run: str | Path, method: str = "cam", compare: str | Path | None
     out = Path(out) if out else run / "explain"
     cfg, task, run_method, model, device = load_run(run)
     idx = pick_images(task, split, ids, n, seed)
-    ds = SplitImages(task, idx, cfg.size)
     models = [(run.name or str(run), run_method, model, device)]
     if compare is not None:
         ccfg, _, cmethod, cmodel, cdev = load_run(compare)
@@ -89,6 +88,34 @@ def explain_run(run: str | Path, method: str = "cam", compare: str | Path | None
             raise ConfigError(f"{compare} ({ccfg.dataset}, {ccfg.size} px) does not match {run} "
                               f"({cfg.dataset}, {cfg.size} px); compare runs on the same data and size")
         models.insert(0, (Path(compare).name or str(compare), cmethod, cmodel, cdev))
+    return explain_models(models, task, idx, cfg.size, method, out, f"{cfg.target} ({cfg.arch} {cfg.size}px)",
+                          {"run": str(run), "compare": str(compare) if compare else None},
+                          batch_size, explain_class, **options)
+
+
+def explain_models(models: list[tuple[str, Any, torch.nn.Module, torch.device]], task: Any, idx: np.ndarray,
+                   size: int, method: str, out: str | Path, what_model: str, doc: dict[str, Any],
+                   batch_size: int = 16, explain_class: str = "positive", **options: Any) -> Path:
+    """Attribution pictures of ``models`` (label, method, model, device) on the images ``idx``
+    of ``task`` at ``size`` px: ``<out>/<method>.png`` and its JSON (``doc`` plus what was
+    drawn). The one drawing path behind ``facefair explain`` and ``facefair audit``.
+
+    Parameters
+    ----------
+    models: the models, each drawn as its own columns (a reference first).
+    task: the task whose images, labels and groups are drawn.
+    idx: dataset indices of the images.
+    size: the images' side in pixels.
+    method: ``ig`` or ``cam``.
+    out: the output folder.
+    what_model: the title's words for the model (target, architecture, size).
+    doc: fields the JSON starts with (the run, the reference).
+    batch_size: images per pass.
+    explain_class: whose logit: ``positive``, ``pred`` or ``true``.
+    **options: the explainer's options.
+    """
+    out = Path(out)
+    ds = SplitImages(task, idx, size)
     explainers = [(label, make_explainer(method, m, mdl.eval(), explain_class, options), dev)
                   for label, m, mdl, dev in models]
     images: list[torch.Tensor] = []
@@ -114,10 +141,9 @@ def explain_run(run: str | Path, method: str = "cam", compare: str | Path | None
     kind = {"ig": "IG", "cam": "Grad-CAM"}[method]
     fineface = any(m.name == "fineface" for _, m, _, _ in models)
     title = (f"{kind} of the {what} logit" + ("; FineFACE experts: each its own predicted class" if fineface and method == "cam" else "")
-             + f": {cfg.target} ({cfg.arch} {cfg.size}px); " + " | ".join(f"{lb} ({m.name})" for lb, m, _, _ in models))
+             + f": {what_model}; " + " | ".join(f"{lb} ({m.name})" for lb, m, _, _ in models))
     png = overlay_grid(x, cols, out / f"{method}.png", labels, title)
-    doc = {"run": str(run), "compare": str(compare) if compare else None, "method": method,
-           "explained_class": explain_class, "options": options, "target": cfg.target,
+    doc = {**doc, "method": method, "explained_class": explain_class, "options": options, "target": task.target,
            "ids": img_ids, "labels": [task.y_classes[task.y[j]] for j in idx],
            "groups": [task.group_classes[task.group[j]] for j in idx],
            "scores": {lb: [round(s, 4) for s in v] for lb, v in scores.items()},

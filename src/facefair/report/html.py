@@ -75,9 +75,10 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def load_run_doc(label: str, path: Path, setting: str = "") -> RunDoc:
     """A run folder's config, evaluation, robustness curves and explanation pictures."""
-    if not RunFolder(path).config_file.is_file():
-        raise ConfigError(f"{path}: no config.json; not a run folder")
-    doc = RunDoc(label, path, _read_json(RunFolder(path).config_file), load_metrics(path), setting=setting or label)
+    config = _config_file(path)
+    if not config.is_file():
+        raise ConfigError(f"{path}: no config.json (nor an audit's audit.json); not a run folder")
+    doc = RunDoc(label, path, _read_json(config), load_metrics(path), setting=setting or label)
     if (path / "robustness.json").is_file():
         doc.robustness = _read_json(path / "robustness.json")
     for j in sorted((path / "explain").glob("*.json")):
@@ -216,6 +217,11 @@ def _point(runs: list[RunDoc]) -> dict[str, Any]:
     return out
 
 
+def _config_file(path: Path) -> Path:
+    folder = RunFolder(path)
+    return folder.config_file if folder.config_file.is_file() else folder.audit_file
+
+
 def _setting_label(s: list[RunDoc]) -> str:
     return s[0].setting
 
@@ -293,7 +299,7 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "", base: str |
         section("answer", "What changed against the base", answer)
     methods = {str(r.config.get("method", "")) for r in runs}
 
-    configs = "".join(f"<details><summary>{esc(r.label)}: {esc(RunFolder(r.path).config_file)}</summary><pre>"
+    configs = "".join(f"<details><summary>{esc(r.label)}: {esc(_config_file(r.path))}</summary><pre>"
                       f"{esc(json.dumps(r.config, indent=2, sort_keys=True))}</pre></details>" for r in runs)
     section("runs", "Runs", '<div class="wide">' + table_html(runs_table(runs), "text") + "</div>" + configs)
     level = runs[0].metrics.get("ci_level", 0.95)

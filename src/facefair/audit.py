@@ -1,0 +1,258 @@
+"""``facefair audit``: every fairness metric, per-group tables, explanations and the report of a
+model that facefair did not train.
+
+The model comes as a TorchScript file (``--model``) or as a Python factory with a state_dict
+(``--model-factory module:function --weights FILE``, loaded with ``weights_only=True``). The
+user states what it expects: its input side in pixels and its normalisation (``imagenet``,
+``none`` for [0, 1] pixels, or ``MEAN/STD`` per channel), and which output is the target
+(two logits, one logit, or column K of a multi-label head, read with a sigmoid). Nothing of
+this is guessed: the audit folder's ``audit.json`` records it with the model file's SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .atomic import write_json
+from .data.base import Task
+from .data.from_config import attach_cache
+from .data.loader import SplitImages, iterate, to_input
+from .errors import ConfigError, DataError
+from .evaluation import cross_task, output_names, write_evaluation
+from .inference import SplitOutput
+from .methods.base import Batch, Method, StepContext
+from .metrics import FairnessReport
+from .progress import bar as progress_bar
+from .runfolder import RunFolder
+
+log = logging.getLogger(__name__)
+
+NORMALISATIONS = {"imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)), "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))}
+
+
+def parse_normalisation(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``imagenet``, ``none`` or ``m1,m2,m3/s1,s2,s3`` -> (mean, std) per channel."""
+    if text in NORMALISATIONS:
+        return NORMALISATIONS[text]
+    try:
+        mean, std = (tuple(float(v) for v in part.split(",")) for part in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--normalize takes imagenet, none or MEAN/STD (e.g. 0.5,0.5,0.5/0.5,0.5,0.5), "
+                          f"got {text!r}") from None
+    if len(mean) != 3 or len(std) != 3 or any(s <= 0 for s in std):
+        raise ConfigError(f"--normalize MEAN/STD needs three means and three positive stds, got {text!r}")
+    return mean, std
+
+
+class AuditedModel(nn.Module):
+    """A foreign model seen as facefair sees its own: [0, 1] NCHW pixels in, two logits out.
+
+    One logit z becomes (0, z), so the softmax of the pair is sigmoid(z); column ``output``
+    of a wider head is read the same way (a multi-label attribute model)."""
+
+    def __init__(self, model: nn.Module, mean: tuple[float, ...], std: tuple[float, ...], output: int | None = None):
+        super().__init__()
+        self.model, self.output = model, output
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)] \
+            if not isinstance(model, torch.jit.ScriptModule) else []
+        #: the layer Grad-CAM reads (explain.cam.cam_layer): the last convolution, where one is visible
+        self.cam_layer = convs[-1] if convs else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model((x - self.mean) / self.std)
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        if not isinstance(out, torch.Tensor):
+            raise ConfigError(f"the model returned a {type(out).__name__}, not a tensor of logits")
+        if out.ndim == 1:
+            out = out[:, None]
+        if out.ndim != 2:
+            raise ConfigError(f"the model's output has shape {tuple(out.shape)}; expected (N, 2), (N, 1) or (N, C)")
+        if self.output is not None:
+            if not 0 <= self.output < out.shape[1]:
+                raise ConfigError(f"--output {self.output} is out of range: the model gives {out.shape[1]} outputs")
+            out = out[:, self.output:self.output + 1]
+        elif out.shape[1] not in (1, 2):
+            raise ConfigError(f"the model gives {out.shape[1]} outputs per image; name the target's column with "
+                              "--output K (read with a sigmoid)")
+        if out.shape[1] == 1:
+            out = torch.cat([torch.zeros_like(out), out], dim=1)
+        return out
+
+
+class Audited(Method):
+    """The prediction rule of an audited model: its two logits (not a training method)."""
+
+    name = "audited"
+    summary = "a model trained outside facefair"
+
+    def train_step(self, model: nn.Module, batch: Batch, ctx: StepContext) -> dict[str, float]:
+        raise ConfigError("an audited model is not trained by facefair")
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_model(model_file: str | Path | None = None, factory: str | None = None,
+               weights: str | Path | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """The foreign model (eval mode, CPU) and what identifies it (kind, file, SHA-256).
+
+    Parameters
+    ----------
+    model_file: a TorchScript file (``torch.jit.save``).
+    factory: ``module:function`` returning an ``nn.Module`` (its module importable from the
+        current folder or ``PYTHONPATH``).
+    weights: the factory model's state_dict file (loaded with ``weights_only=True``, strictly).
+    """
+    if (model_file is None) == (factory is None):
+        raise ConfigError("name the model with --model FILE (TorchScript) or --model-factory MODULE:FUNCTION")
+    if model_file is not None:
+        path = Path(model_file)
+        if not path.is_file():
+            raise DataError("model file not found", path)
+        try:
+            model = torch.jit.load(str(path), map_location="cpu")
+        except Exception as e:  # noqa: BLE001 - not TorchScript: say what it is instead
+            raise DataError(f"not a TorchScript model ({str(e).splitlines()[0][:160]}); a state_dict needs "
+                            "--model-factory MODULE:FUNCTION --weights FILE", path) from None
+        return model.eval(), {"kind": "torchscript", "file": str(path), "sha256": sha256(path)}
+    assert factory is not None
+    mod_name, _, fn_name = factory.partition(":")
+    if not mod_name or not fn_name:
+        raise ConfigError(f"--model-factory takes MODULE:FUNCTION, got {factory!r}")
+    if os.getcwd() not in sys.path:  # a user's module beside them, as `python -m` would find it
+        sys.path.insert(0, os.getcwd())
+    try:
+        fn = getattr(importlib.import_module(mod_name), fn_name)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"--model-factory {factory}: {e}") from None
+    model = fn()
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"--model-factory {factory} returned a {type(model).__name__}, not a torch nn.Module")
+    info: dict[str, Any] = {"kind": "factory", "factory": factory}
+    if weights is not None:
+        wpath = Path(weights)
+        if not wpath.is_file():
+            raise DataError("weights file not found", wpath)
+        try:
+            state = torch.load(wpath, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001
+            raise DataError(f"not a readable state_dict: {str(e).splitlines()[0][:160]}", wpath) from None
+        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+            state = state["state_dict"]
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, TypeError) as e:
+            raise DataError(f"weights do not fit the factory's model: {str(e).splitlines()[0]}", wpath) from None
+        info.update(file=str(wpath), sha256=sha256(wpath))
+    else:
+        log.warning("warning: no --weights: auditing the factory's model with the weights it was built with")
+    return model.eval(), info
+
+
+@torch.no_grad()
+def score(model: AuditedModel, task: Task, idx: np.ndarray, size: int, batch_size: int,
+          progress: bool) -> SplitOutput:
+    """Scores (softmax of the two logits) and argmax predictions of the images ``idx``."""
+    ds = SplitImages(task, idx, size)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("index", "y", "group", "score", "pred")}
+    for b in progress_bar(iterate(ds, batch_size), progress, desc="audit", leave=False, unit="batch"):
+        logits = model(to_input(b["x"])).float()
+        parts["score"].append(logits.softmax(1)[:, 1].numpy())
+        parts["pred"].append(logits.argmax(1).numpy())
+        for k in ("index", "y", "group"):
+            parts[k].append(b[k].numpy())
+    return SplitOutput(**{k: np.concatenate(v) for k, v in parts.items()})
+
+
+def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, protected: str,
+          model_file: str | Path | None = None, factory: str | None = None, weights: str | Path | None = None,
+          input_size: int = 112, normalize: str = "none", output: int | None = None, positive: str | None = None,
+          split: str = "all", dataset_options: dict[str, Any] | None = None, batch_size: int = 64,
+          n_boot: int = 1000, explain: int = 6, ig_steps: int = 32, progress: bool = False,
+          title: str | None = None) -> FairnessReport:
+    """Audit a foreign model on a dataset: predictions, metrics with intervals, per-group
+    tables, Integrated Gradients and Grad-CAM pictures and the HTML report, all in ``out``.
+
+    Parameters
+    ----------
+    out: the audit folder (made; a folder holding other files is refused).
+    dataset: a reader facefair has (celeba, fairface, utkface, manifest).
+    root: the dataset's folder in its official layout.
+    target: the attribute the model predicts.
+    protected: the protected attribute the groups come from.
+    model_file: a TorchScript model.
+    factory: ``module:function`` building the model (with ``weights``).
+    weights: the factory model's state_dict.
+    input_size: the side in pixels the model takes.
+    normalize: ``imagenet``, ``none`` ([0, 1] pixels) or ``MEAN/STD``.
+    output: the column of a multi-output head holding the target's logit (sigmoid).
+    positive: the dataset's class the model's positive output means (default: the second).
+    split: ``all`` (every image), or train, val, test.
+    dataset_options: the reader's options (``manifest=FILE``).
+    batch_size: images per forward pass.
+    n_boot: bootstrap replicates for the intervals.
+    explain: images drawn with IG and Grad-CAM (0: none).
+    ig_steps: Integrated Gradients' interpolation steps.
+    progress: a progress bar.
+    title: the report's title.
+    """
+    from .data.registry import load_dataset
+    from .explain.run import explain_models, pick_images
+    from .report.html import write_report
+
+    folder = RunFolder(out)
+    mean, std = parse_normalisation(normalize)
+    model, info = load_model(model_file, factory, weights)
+    wrapped = AuditedModel(model, mean, std, output).eval()
+    data = load_dataset(dataset, root, **dict(dataset_options or {}))
+    for note in data.notes:
+        log.info(f"note: {note}")
+    if data.images is None:
+        attach_cache(data, input_size, "auto")
+    _, y_classes = data.attribute(target)
+    task = cross_task(data, target, protected, positive or y_classes[-1])
+    idx = task.indices(split)
+    with folder.claim():
+        outputs = score(wrapped, task, idx, input_size, batch_size, progress)
+        doc = {"audit": True, "split": split, "dataset": dataset, "root": str(root), "target": target,
+               "protected": protected, "positive": task.y_classes[1], "model": info, "input_size": input_size,
+               "normalize": {"name": normalize, "mean": list(mean), "std": list(std)}, "output": output,
+               "n_scored": len(idx), "method": "audited", "arch": info.get("factory", "torchscript"),
+               "size": input_size}
+        write_json(folder.audit_file, doc)
+        report = write_evaluation(folder.path, task, outputs, output_names("test"), {**doc, "run": str(folder.path)},
+                                  n_boot, 0.95, 0, f"audit of {info.get('file', factory)}")
+        if explain > 0:
+            pics = pick_images(task, split, None, explain, 0)
+            models = [("audited", Audited(), wrapped, torch.device("cpu"))]
+            what = f"{target} ({info['kind']}, {input_size}px)"
+            explain_models(models, task, pics, input_size, "ig", folder.path / "explain", what,
+                           {"run": str(folder.path)}, explain_class="positive", steps=ig_steps)
+            if wrapped.cam_layer is not None:
+                explain_models(models, task, pics, input_size, "cam", folder.path / "explain", what,
+                               {"run": str(folder.path)}, explain_class="positive")
+            else:
+                log.info("note: no Grad-CAM: the model's layers are not visible (TorchScript); "
+                         "--model-factory shows them")
+        write_report([str(folder.path)], folder.path / "report.html", title or f"Audit: {target} by {protected}",
+                     note=f"A model trained outside facefair ({info['kind']} {info.get('file', factory)}), on "
+                          f"{len(idx)} {dataset} images (split {split}), {input_size} px, normalisation {normalize}.")
+    return report
