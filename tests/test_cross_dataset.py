@@ -88,3 +88,46 @@ def test_cli_cross_dataset_evaluation(run: Path, tmp_path: Path, capsys) -> None
     assert "metrics-cli.json" in capsys.readouterr().out and (run / "metrics-cli.json").is_file()
     assert main(["evaluate", str(run), "--root", str(tmp_path)]) == 2
     assert "--root only apply with --on" in capsys.readouterr().err
+
+
+def test_every_image_is_scored_by_default_and_the_file_says_so(run: Path, tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "m")
+    rows = manifest.read_text().splitlines()
+    # give the manifest a split column other than test on half its rows: a foreign dataset's
+    # own split says nothing to this model, so all of it is scored unless asked otherwise
+    head, body = rows[0], rows[1:]
+    body = [r.rsplit(",", 1)[0] + ("," + ("train" if i % 2 else "test")) for i, r in enumerate(body)]
+    manifest.write_text("\n".join([head, *body]) + "\n")
+    evaluate_on(run, "manifest", target="smiling", protected="tone", positive="yes", n_boot=0,
+                dataset_options={"manifest": str(manifest)})
+    doc = json.loads((run / "metrics-on-manifest.json").read_text())
+    assert doc["split"] == "all" and doc["scored"] == doc["n"] == len(body) and doc["skipped"] == []
+    evaluate_on(run, "manifest", target="smiling", protected="tone", positive="yes", n_boot=0, split="test",
+                dataset_options={"manifest": str(manifest)}, name="on-manifest-test")
+    doc = json.loads((run / "metrics-on-manifest-test.json").read_text())
+    assert doc["split"] == "test" and doc["scored"] == (len(body) + 1) // 2
+
+
+def test_target_within_the_protected_attribute_says_so_once(run: Path, tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "m")
+    evaluate_on(run, "manifest", target="smiling", protected="tone+smiling", positive="yes", n_boot=20,
+                dataset_options={"manifest": str(manifest)})
+    doc = json.loads((run / "metrics-on-manifest.json").read_text())
+    assert len(doc["groups"]) == 4 and len(doc["warnings"]) == 1
+    assert "part of the protected attribute 'tone+smiling'" in doc["warnings"][0]
+    for k in ("demographic_parity_diff", "equal_opportunity_diff", "equalized_odds_mean"):
+        assert doc["metrics"][k] is None and k not in doc["ci"]
+    assert doc["metrics"]["accuracy_ratio"] is not None and doc["metrics"]["degree_of_bias"] is not None
+
+
+def test_report_and_table_read_a_cross_dataset_evaluation(run: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from facefair.report.html import write_report
+
+    manifest = write_manifest(tmp_path / "m")
+    evaluate_on(run, "manifest", target="smiling", protected="tone", positive="yes", n_boot=0,
+                dataset_options={"manifest": str(manifest)})
+    page = write_report([f"away={run}::metrics-on-manifest.json"], tmp_path / "r.html").read_text()
+    assert "manifest (trained on synthetic), all" in page
+    assert main(["table", "--layout", "groups", f"away={run}::metrics-on-manifest.json"]) == 0
+    assert "| away | manifest (trained on synthetic), all |" in capsys.readouterr().out

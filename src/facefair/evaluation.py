@@ -25,9 +25,12 @@ from .metrics import FairnessReport, fairness_report, write_predictions
 log = logging.getLogger(__name__)
 
 
-def output_names(split: str, tag: str = "") -> tuple[str, str]:
-    """(predictions file, metrics file) names of a split (and option tag) inside a run folder."""
-    suffix = "".join(f"-{p}" for p in ((split if split != "test" else ""), tag) if p)
+def output_names(split: str, tag: str = "", cross: bool = False) -> tuple[str, str]:
+    """(predictions file, metrics file) names of a split (and option tag) inside a run folder.
+    A cross-dataset evaluation's split (``all`` by default, or ``test``) is in its document, not
+    in its name."""
+    shown = "" if split == "test" or (cross and split == "all") else split
+    suffix = "".join(f"-{p}" for p in (shown, tag) if p)
     return f"predictions{suffix}.csv", f"metrics{suffix}.json"
 
 
@@ -77,8 +80,39 @@ def write_evaluation(run: Path, task: Task, out: Any, names: tuple[str, str], do
     write_predictions(run / names[0], ids, out.y, groups, out.score, out.pred)
     report = fairness_report(out.y, out.pred, groups, n_boot=n_boot, ci_level=ci_level, seed=seed,
                              source=source, score=out.score)
-    write_json(run / names[1], {**doc, **report.to_dict()})
+    if target_within_protected(task.target, task.protected):
+        label_only(report, task.target, task.protected)
+    skipped = task.skipped()
+    write_json(run / names[1], {**doc, "scored": len(ids), "skipped": skipped, **report.to_dict()})
+    if skipped:
+        log.info(f"note: {len(skipped)} file(s) could not be scored (no label, or a label the task needs is "
+                 f"missing); each is listed under 'skipped' in {run / names[1]}")
     return report
+
+
+#: the metrics that compare rates between groups; where every group holds one class of the
+#: target they are undefined (TPR, FPR) or only restate the label (selection rates)
+RATE_GAPS = ("demographic_parity_diff", "equal_opportunity_diff", "equalized_odds_mean", "equalized_odds_sum",
+             "tpr", "best_group_tpr", "worst_group_tpr")
+
+
+def target_within_protected(target: str, protected: str) -> bool:
+    """Is the target one of the protected attribute's parts (gender within race+gender)?"""
+    return target in [p.strip() for p in protected.split("+")]
+
+
+def label_only(report: FairnessReport, target: str, protected: str) -> None:
+    """FineFACE Tables 2-4 measure gender accuracy per race x gender group: each group holds
+    one class, so rate gaps are undefined or restate the label. Say so once and leave them out;
+    the accuracy columns (per group, Max/Min, DoB) are the measure."""
+    for k in RATE_GAPS:
+        if k in report.overall:
+            report.overall[k] = float("nan")
+        if report.ci is not None:
+            report.ci.pop(k, None)
+    report.warnings = [(f"the target '{target}' is part of the protected attribute '{protected}': every group "
+                       "holds one class, so TPR/FPR gaps are undefined and selection-rate gaps restate the label; "
+                       "they are left out. Read the group accuracies, Max/Min and DoB")]
 
 
 def cross_task(data: FaceData, target: str, protected: str, positive_class: str,
@@ -104,7 +138,8 @@ def cross_task(data: FaceData, target: str, protected: str, positive_class: str,
     g, g_classes = data.attribute(protected)
     y = (np.asarray(y_codes) == y_classes.index(want)).astype(np.int64)
     other = next(c for c in y_classes if c != want)
-    return Task(data, target, protected, y, [other, want], np.asarray(g, dtype=np.int64), g_classes)
+    return Task(data, target, protected, y, [other, want], np.asarray(g, dtype=np.int64), g_classes,
+                valid=~data.missing(target, protected))
 
 
 def cross_tag(dataset: str, name: str | None = None, method_options: dict[str, Any] | None = None) -> str:
@@ -114,7 +149,7 @@ def cross_tag(dataset: str, name: str | None = None, method_options: dict[str, A
 
 
 def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, target: str | None = None,
-                protected: str | None = None, positive: str | None = None, split: str = "test",
+                protected: str | None = None, positive: str | None = None, split: str = "all",
                 dataset_options: dict[str, Any] | None = None, name: str | None = None,
                 checkpoint: str = "best", n_boot: int = 1000, ci_level: float = 0.95,
                 progress: bool | None = None,
@@ -135,7 +170,8 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
     protected: its protected attribute (default: the run's).
     positive: its target class that means the model's positive class (default: the class of
         the same name).
-    split: the split to evaluate.
+    split: ``all`` (every image: the model never saw this dataset, the default), or one of
+        its splits; the metrics file records which and how many were scored.
     dataset_options: the reader's options (``manifest=FILE``).
     name: the file tag instead of ``on-<dataset>``.
     checkpoint: ``best`` or ``last``.
@@ -168,5 +204,5 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
            "trained_on": cfg.dataset, "target": target, "protected": protected,
            "positive": task.y_classes[1], "method": cfg.method, "arch": cfg.arch, "size": cfg.size,
            "method_options": cfg.method_options, "seed": cfg.seed}
-    return write_evaluation(run, task, out, output_names(split, tag), doc, n_boot, ci_level, cfg.seed,
+    return write_evaluation(run, task, out, output_names(split, tag, cross=True), doc, n_boot, ci_level, cfg.seed,
                   f"{run} on {data.name} ({split})")

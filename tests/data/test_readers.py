@@ -145,21 +145,51 @@ def test_fairface_bad_row(tmp_path: Path) -> None:
         load_dataset("fairface", root)
 
 
-def test_utkface_names_and_malformed_counted(tmp_path: Path) -> None:
+def test_utkface_names_keep_the_labels_they_carry(tmp_path: Path) -> None:
     d = tmp_path / "UTKFace"
     d.mkdir()
     good = ["25_0_0_20170116174525125.jpg.chip.jpg", "31_1_1_20170116.jpg.chip.jpg", "2_1_2_2017.jpg",
             "70_0_3_20170117.jpg.chip.jpg", "45_1_4_2017.jpg.chip.jpg", "8_0_1_2017.jpg"]
-    bad = ["39_1_20170116174525125.jpg.chip.jpg", "61_1_20170109150557335.jpg.chip.jpg"]
-    for i, n in enumerate(good + bad):
+    # the real release's slips: no race field, a stray space, a missing dot, an empty field
+    partial = ["39_1_20170116174525125.jpg.chip.jpg", "61_0_1_20170109150557335 .jpg.chip.jpg",
+               "50_1_0_20170109jpg.chip.jpg", "53__0_20170116184028385.jpg.chip.jpg"]
+    hopeless = ["x_y_z.jpg", "readme.txt"]
+    for i, n in enumerate(good + partial + hopeless):
         (d / n).write_bytes(jpeg_bytes(i, 24, 24))
     data = load_dataset("utkface", tmp_path, split_seed=0)
-    assert len(data) == 6
-    assert "2 of 8 file names are malformed" in data.notes[0]
-    i = list(data.ids).index("31_1_1_20170116.jpg.chip.jpg")
-    assert data.classes["gender"][data.labels["gender"][i]] == "Female"
-    assert data.classes["race"][data.labels["race"][i]] == "Black"
-    assert data.classes["age"][data.labels["age"][i]] == "30-39"
+    assert len(data) == 10
+    assert data.skipped == [{"file": "x_y_z.jpg", "why": "no label in the name: age 'x'; gender 'y'; no race field"}]
+    assert any("lack some label" in n for n in data.notes)
+
+    def label(name: str, attr: str) -> str | None:
+        code = data.labels[attr][[str(i).rsplit("/", 1)[-1] for i in data.ids].index(name)]
+        return None if code < 0 else data.classes[attr][code]
+
+    assert (label(good[1], "gender"), label(good[1], "race"), label(good[1], "age")) == ("Female", "Black", "30-39")
+    assert label(good[3], "age") == "more than 70"  # FairFace's name for the last bin
+    assert (label(partial[0], "gender"), label(partial[0], "race"), label(partial[0], "age")) == ("Female", None, "30-39")
+    assert (label(partial[1], "race"), label(partial[2], "race")) == ("Black", "White")
+    assert (label(partial[3], "gender"), label(partial[3], "age")) == (None, "50-59")
+    # a gender task keeps the image without race; a race task leaves it out and says why
+    from facefair.evaluation import cross_task  # the cross-dataset task (no per-split group check)
+
+    gender = cross_task(data, "gender", "age", "Male")
+    race = cross_task(data, "gender", "race", "Male")
+    everyone = len(gender.indices("all"))
+    assert everyone == 9 and len(race.indices("all")) == 8
+    assert {s["file"] for s in race.skipped()} == {"x_y_z.jpg", partial[0], partial[3]}
+    assert data.classes["age"][0] == "0-2" and data.classes["gender"] == ["Female", "Male"]
+
+
+def test_utkface_same_image_in_two_folders_counts_once(tmp_path: Path) -> None:
+    names = ["25_0_0_20170116174525125.jpg.chip.jpg", "31_1_1_20170116174525126.jpg.chip.jpg"]
+    for folder in ("aligned", "crop_part1"):
+        (tmp_path / folder).mkdir()
+        for i, n in enumerate(names):
+            (tmp_path / folder / n).write_bytes(jpeg_bytes(i, 24, 24))
+    data = load_dataset("utkface", tmp_path, split_seed=0)
+    assert len(data) == 2 and sorted(data.ids) == [f"aligned/{n}" for n in names]
+    assert any("2 file names appear twice" in n and "counted once" in n for n in data.notes)
 
 
 def test_manifest(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ from facefair.metrics import fairness_report
 from facefair.report.paper_tables import attribute_table, group_table
 
 
-def write_run(path: Path, target: str, y: np.ndarray, pred: np.ndarray, group: list[str]) -> Path:
+def write_run(path: Path, target: str, y: np.ndarray, pred: np.ndarray, group: list[str], **doc_fields) -> Path:
     path.mkdir(parents=True)
-    doc = {"target": target, **fairness_report(y, pred, group).to_dict()}
+    doc = {"target": target, "dataset": "celeba", **doc_fields, **fairness_report(y, pred, group).to_dict()}
     (path / "metrics.json").write_text(json.dumps(doc))
     return path
 
@@ -28,9 +28,22 @@ def test_group_table_prints_group_accuracies_and_summary(tmp_path: Path) -> None
     pred = np.array([1, 1, 0, 1, 1, 0, 1, 0])  # group A: 3 of 4 right, group B: 2 of 4
     run = write_run(tmp_path / "r", "gender", y, pred, ["A"] * 4 + ["B"] * 4)
     table = group_table({"base": [run]})
-    assert table.splitlines()[0] == "| setting | A | B | Max/Min | Overall | DoB |"
+    assert table.splitlines()[0] == "| setting | data | A | B | Max/Min | Overall | DoB |"
     # A: 3/4, B: 2/4 -> ratio 1.5, overall 5/8, DoB = sd([0.75, 0.5], ddof=1)
-    assert cells(table, "base") == ["75.0", "50.0", "1.500", "62.50", f"{100 * np.std([0.75, 0.5], ddof=1):.2f}"]
+    assert cells(table, "base") == ["celeba", "75.0", "50.0", "1.500", "62.50",
+                                    f"{100 * np.std([0.75, 0.5], ddof=1):.2f}"]
+
+
+def test_cross_dataset_groups_in_the_papers_order_with_their_data(tmp_path: Path) -> None:
+    names = ["Asian|Female", "Asian|Male", "Black|Female", "Black|Male", "White|Female", "White|Male"]
+    y = np.ones(12, dtype=int)
+    run = write_run(tmp_path / "r", "gender", y, y, [n for n in names for _ in range(2)], dataset="utkface",
+                    trained_on="fairface", split="all")
+    head = group_table({"FineFACE": [run]}).splitlines()[0]
+    # FineFACE Table 3: White, Black, Asian, each men then women
+    assert head == ("| setting | data | White\\|Male | White\\|Female | Black\\|Male | Black\\|Female | "
+                    "Asian\\|Male | Asian\\|Female | Max/Min | Overall | DoB |")
+    assert cells(group_table({"FineFACE": [run]}), "FineFACE")[0] == "utkface (trained on fairface), all"
 
 
 def test_attribute_table_averages_over_targets_then_lists_worst_groups(tmp_path: Path) -> None:

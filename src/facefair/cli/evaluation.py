@@ -15,7 +15,9 @@ from ..options import parse_kv
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="predict a split with a run's best weights; write metrics")
     p.add_argument("run", help="run folder")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--split", default=None, choices=("train", "val", "test", "all"),
+                   help="the images scored (default: test; with --on, all: every image of a dataset the model "
+                        "never saw)")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"))
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals (0 = none)")
     p.add_argument("--method-opt", action="append", metavar="KEY=VALUE",
@@ -68,7 +70,8 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("report", help="one self-contained HTML page of runs: metrics with intervals, the papers' "
                                       "tables, per-group charts, trade-off, robustness, explanations")
     p.add_argument("runs", nargs="+", metavar="RUN",
-                   help="evaluated run folders, or LABEL=GLOB for the seeds of one setting")
+                   help="evaluated run folders, or LABEL=GLOB for the seeds of one setting; ::FILE after either "
+                        "reads another evaluation (a cross-dataset metrics-on-utkface.json)")
     p.add_argument("--out", default="report.html", help="the HTML file to write")
     p.add_argument("--title", default="facefair report")
     p.add_argument("--base", metavar="LABEL", help="the setting the others are compared with (default: the first "
@@ -148,6 +151,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     options = parse_kv(args.method_opt, "--method-opt")
     tag = options_tag(options)
+    args.split = args.split or ("all" if args.on else "test")
+    if args.split == "all" and not args.on:
+        raise ConfigError("--split all scores every image, training ones included; it is for --on DATASET")
     if args.on:
         report = evaluate_on(args.run, args.on, args.root, args.target, args.protected, args.positive, args.split,
                              {"manifest": args.manifest} if args.manifest else None, args.name, args.checkpoint,
@@ -160,7 +166,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report = evaluate(args.run, args.split, args.checkpoint, n_boot=args.bootstrap,
                           progress=not args.no_progress, method_options=options)
     print(report.format_table())
-    pred_name, metrics_name = output_names(args.split, tag)
+    pred_name, metrics_name = output_names(args.split, tag, cross=bool(args.on))
     print(f"wrote {Path(args.run) / metrics_name} and {Path(args.run) / pred_name}")
     return 0
 

@@ -36,6 +36,8 @@ class FaceData:
     store: ImageStore | None = None
     images: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    #: files the reader could not use, each {"file", "why"}: listed in every evaluation's metrics
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -69,15 +71,24 @@ class FaceData:
         if len(parts) == 1:
             return self.labels[parts[0]], self.classes[parts[0]]
         codes = np.zeros(len(self), dtype=np.int64)
+        missing = np.zeros(len(self), dtype=bool)
         names = [""]
         for p in parts:
             k = len(self.classes[p])
-            codes = codes * k + self.labels[p]
+            missing |= self.labels[p] < 0
+            codes = codes * k + np.clip(self.labels[p], 0, None)
             names = [f"{a}|{b}" if a else b for a in names for b in self.classes[p]]
-        used = np.unique(codes)  # drop intersections that never occur
+        used = np.unique(codes[~missing])  # drop intersections that never occur
         remap = np.full(len(names), -1)
         remap[used] = np.arange(len(used))
-        return remap[codes], [names[i] for i in used]
+        return np.where(missing, -1, remap[codes]), [names[i] for i in used]
+
+    def missing(self, *names: str) -> np.ndarray:
+        """Which images lack a label of these attributes (a reader marks a missing label -1)."""
+        out = np.zeros(len(self), dtype=bool)
+        for name in names:
+            out |= self.attribute(name)[0] < 0
+        return out
 
     def task(self, target: str, protected: str) -> Task:
         """A binary-target task; every split must hold at least two protected groups."""
@@ -89,7 +100,7 @@ class FaceData:
         if target == protected:
             raise ConfigError(f"target '{target}' cannot also be the protected attribute")
         for sname, code in SPLITS.items():
-            m = self.split == code
+            m = (self.split == code) & (g >= 0)
             if not m.any():
                 continue
             present = np.unique(g[m])
@@ -97,7 +108,8 @@ class FaceData:
                 raise DataError(f"split '{sname}' has only one '{protected}' group "
                                 f"({g_classes[present[0]]!r}); fairness needs at least two",
                                 f"dataset {self.name} at {self.root}")
-        return Task(self, target, protected, y.astype(np.int64), y_classes, g.astype(np.int64), g_classes)
+        return Task(self, target, protected, y.astype(np.int64), y_classes, g.astype(np.int64), g_classes,
+                    valid=~self.missing(target, protected))
 
 
 @dataclass
@@ -111,19 +123,32 @@ class Task:
     y_classes: list[str]
     group: np.ndarray
     group_classes: list[str]
+    #: images with both labels (a reader marks a missing one -1); the others are never served
+    valid: np.ndarray | None = None
 
     def indices(self, split: str, limit: int | None = None, seed: int = 0) -> np.ndarray:
         """Image indices of a split (``all``: every image, for a dataset the model never saw);
         ``limit`` takes a seeded random subset of that size."""
         if split != ALL and split not in SPLITS:
             raise unknown_name("split", split, (*SPLITS, ALL))
-        idx = np.arange(len(self.y)) if split == ALL else np.flatnonzero(self.data.split == SPLITS[split])
+        keep = np.ones(len(self.y), dtype=bool) if split == ALL else self.data.split == SPLITS[split]
+        idx = np.flatnonzero(keep if self.valid is None else keep & self.valid)
         if len(idx) == 0:
             raise DataError(f"dataset {self.data.name} has no '{split}' images")
         if limit is not None and limit < len(idx):
             rng = np.random.default_rng(seed)
             idx = np.sort(rng.choice(idx, size=limit, replace=False))
         return idx
+
+    def skipped(self) -> list[dict[str, str]]:
+        """Every file left out of this task: the reader's, then those missing a label it needs."""
+        out = list(self.data.skipped)
+        if self.valid is not None and not self.valid.all():
+            lacking = {a: self.data.missing(a) for a in (self.target, self.protected)}
+            for i in np.flatnonzero(~self.valid):
+                lacks = [a for a, m in lacking.items() if m[i]]
+                out.append({"file": str(self.data.ids[i]), "why": f"no {' or '.join(lacks)} label"})
+        return out
 
     @property
     def n_groups(self) -> int:

@@ -7,7 +7,6 @@ split, so a seeded 80/10/10 one is drawn (``split_seed``).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +17,46 @@ from .images import FolderStore, ImageStore, ZipStore
 
 RACES = ["White", "Black", "Asian", "Indian", "Others"]
 GENDERS = ["Male", "Female"]
+#: FairFace's age bins and their names, so an age group means the same in both datasets
 AGE_BINS = [(0, 2), (3, 9), (10, 19), (20, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 200)]
-NAME_RE = re.compile(r"^(\d+)_([01])_([0-4])_(\d+)\.jpg(\.chip\.jpg)?$")
+MISSING = -1
 
 
 def age_bin(age: int) -> str:
-    """FairFace-style age bins, so the two datasets' age groups line up."""
+    """FairFace's age bin (and its name, ``more than 70`` for the last) of an age in years."""
     for lo, hi in AGE_BINS:
         if lo <= age <= hi:
-            return f"{lo}-{hi}" if hi < 200 else f"{lo}+"
+            return f"{lo}-{hi}" if hi < 200 else "more than 70"
     raise ValueError(age)
+
+
+def parse_name(base: str) -> tuple[dict[str, int], list[str]]:
+    """The labels a file name carries, each read on its own: ``age_gender_race_date.jpg``
+    with the real release's slips tolerated (spaces, a missing dot before ``jpg``, no race
+    field, an empty field). Returns {field: code} for the fields that parse and what was wrong
+    with the others."""
+    stem = base.strip()
+    for suffix in (".chip.jpg", ".jpg", "jpg"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    parts = [p.strip() for p in stem.split("_")]
+    got: dict[str, int] = {}
+    wrong: list[str] = []
+    if parts and parts[0].isdigit() and int(parts[0]) <= 130:
+        got["age"] = int(parts[0])
+    else:
+        wrong.append(f"age {parts[0]!r}" if parts else "no fields")
+    if len(parts) > 1 and parts[1] in ("0", "1"):
+        got["gender"] = int(parts[1])
+    else:
+        wrong.append(f"gender {parts[1]!r}" if len(parts) > 1 else "no gender field")
+    # age_gender_date (three fields, the last a long date) has no race field
+    if len(parts) >= 4 and parts[2] in ("0", "1", "2", "3", "4"):
+        got["race"] = int(parts[2])
+    else:
+        wrong.append(f"race {parts[2]!r}" if len(parts) >= 4 else "no race field")
+    return got, wrong
 
 
 def _open(root: Path) -> ImageStore:
@@ -44,38 +73,63 @@ def _open(root: Path) -> ImageStore:
 
 
 def load_utkface(root: str | Path, split_seed: int = 0) -> FaceData:
-    """Read UTKFace image names under ``root`` (folder, ``UTKFace/`` or a zip)."""
+    """Read UTKFace image names under ``root`` (folder, ``UTKFace/`` or a zip).
+
+    Each label is read on its own: a name whose race field is malformed keeps its age and
+    gender (its race is missing, and a task on race leaves it out, listed); a name with no
+    label at all is skipped and listed in ``skipped``. One file name reachable twice (the
+    same image in two folders of an archive) is counted once, with a note.
+    """
     store = _open(Path(root))
     names = sorted(store.names())
-    ids, ages, genders, races, bad = [], [], [], [], []
+    ids: list[str] = []
+    fields: dict[str, list[int]] = {"age": [], "gender": [], "race": []}
+    skipped: list[dict[str, str]] = []
+    partial = 0
+    seen: dict[str, str] = {}
+    duplicates = 0
     for n in names:
-        m = NAME_RE.match(n.rsplit("/", 1)[-1])
-        if not m:
-            bad.append(n)
+        base = n.rsplit("/", 1)[-1]
+        if not base.lower().rstrip().endswith("jpg"):
+            continue  # not an image (a README, a folder entry)
+        if base in seen:
+            duplicates += 1
             continue
+        seen[base] = n
+        got, wrong = parse_name(base)
+        if not got:
+            skipped.append({"file": n, "why": "no label in the name: " + "; ".join(wrong)})
+            continue
+        partial += bool(wrong)
         ids.append(n)
-        ages.append(age_bin(int(m.group(1))))
-        genders.append(GENDERS[int(m.group(2))])
-        races.append(RACES[int(m.group(3))])
+        fields["age"].append(age_classes_index(got["age"]) if "age" in got else MISSING)
+        fields["gender"].append((1 if got["gender"] == 0 else 0) if "gender" in got else MISSING)  # Male = 1
+        fields["race"].append(got.get("race", MISSING))
     if not ids:
         raise DataError("no image named age_gender_race_date.jpg found", store.describe())
     notes = []
-    if bad:
-        notes.append(f"{len(bad)} of {len(names)} file names are malformed and were skipped, "
-                     f"e.g. {bad[0]!r}")
+    if skipped:
+        notes.append(f"{len(skipped)} of {len(names)} file names carry no label and were skipped "
+                     f"(listed in each evaluation's metrics file), e.g. {skipped[0]['file']!r}")
+    if partial:
+        notes.append(f"{partial} file names lack some label (e.g. no race field); they are kept, and a task "
+                     "needing the missing label leaves them out")
+    if duplicates:
+        notes.append(f"{duplicates} file names appear twice in {store.describe()} (the same image in two "
+                     "folders); each is counted once")
     age_classes = [age_bin(lo) for lo, _ in AGE_BINS]
-    gender_classes = ["Female", "Male"]  # same coding as FairFace: Male = 1
-    labels = {
-        "age": np.asarray([age_classes.index(a) for a in ages], dtype=np.int64),
-        "gender": np.asarray([gender_classes.index(g) for g in genders], dtype=np.int64),
-        "race": np.asarray([RACES.index(r) for r in races], dtype=np.int64),
-    }
-    classes = {"age": age_classes, "gender": gender_classes, "race": list(RACES)}
-    # drop age bins never seen, keeping codes dense
-    used = np.unique(labels["age"])
-    remap = np.full(len(age_classes), -1)
+    labels = {k: np.asarray(v, dtype=np.int64) for k, v in fields.items()}
+    classes = {"age": age_classes, "gender": ["Female", "Male"], "race": list(RACES)}  # gender as FairFace's
+    # drop age bins never seen, keeping codes dense (missing stays missing)
+    used = np.unique(labels["age"][labels["age"] >= 0])
+    remap = np.full(len(age_classes), MISSING)
     remap[used] = np.arange(len(used))
-    labels["age"], classes["age"] = remap[labels["age"]], [age_classes[i] for i in used]
+    labels["age"] = np.where(labels["age"] >= 0, remap[np.clip(labels["age"], 0, None)], MISSING)
+    classes["age"] = [age_classes[i] for i in used]
     split = random_split(len(ids), split_seed)
     return FaceData("utkface", str(root), np.asarray(ids), labels, classes, split,
-                    store=store, notes=notes)
+                    store=store, notes=notes, skipped=skipped)
+
+
+def age_classes_index(age: int) -> int:
+    return [age_bin(lo) for lo, _ in AGE_BINS].index(age_bin(age))

@@ -94,7 +94,7 @@ class CrossSpec:
 
     def file(self) -> str:
         """The metrics file this evaluation writes in each run folder."""
-        return output_names(self.split, cross_tag(self.dataset, self.name))[1]
+        return output_names(self.split, cross_tag(self.dataset, self.name), cross=True)[1]
 
 
 @dataclass(frozen=True)

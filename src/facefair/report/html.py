@@ -10,7 +10,8 @@ robustness curves; explanation pictures. Every string that comes from data or a 
 
 Runs are named as in ``facefair table``: a run folder (its name is the label) or
 ``LABEL=GLOB`` for the seeds of one setting (tables show their mean; the per-run metric table
-lists each seed with its interval).
+lists each seed with its interval); ``::FILE`` after either reads another evaluation of each
+run (a cross-dataset ``metrics-on-utkface.json``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ..metrics import METRIC_NAMES
 from ..metrics.fairness import LOWER_IS_BETTER
 from ..runfolder import RunFolder
 from .charts import group_bars, png_bytes, tradeoff_scatter
-from .paper_tables import Table, asac_tables, attribute_tables, group_table_data
+from .paper_tables import Table, asac_tables, attribute_tables, data_cell, group_table_data
 from .tables import fmt_value, load_metrics
 
 #: the name each metric has in the papers (SPEC's table)
@@ -73,12 +74,14 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid JSON (line {e.lineno}): {e.msg}") from None
 
 
-def load_run_doc(label: str, path: Path, setting: str = "") -> RunDoc:
-    """A run folder's config, evaluation, robustness curves and explanation pictures."""
+def load_run_doc(label: str, path: Path, setting: str = "", metrics_file: str = "") -> RunDoc:
+    """A run folder's config, evaluation (``metrics_file``: another one, such as a cross-dataset
+    ``metrics-on-utkface.json``), robustness curves and explanation pictures."""
     config = _config_file(path)
     if not config.is_file():
         raise ConfigError(f"{path}: no config.json (nor an audit's audit.json); not a run folder")
-    doc = RunDoc(label, path, _read_json(config), load_metrics(path), setting=setting or label)
+    metrics = load_metrics(path / metrics_file if metrics_file else path)
+    doc = RunDoc(label, path, _read_json(config), metrics, setting=setting or label)
     if (path / "robustness.json").is_file():
         doc.robustness = _read_json(path / "robustness.json")
     for j in sorted((path / "explain").glob("*.json")):
@@ -94,6 +97,7 @@ def collect(specs: list[str]) -> list[list[RunDoc]]:
     settings: list[list[RunDoc]] = []
     seen: set[str] = set()
     for spec in specs:
+        spec, _, metrics_file = spec.partition("::")
         if "=" in spec and not Path(spec).is_dir():
             label, pattern = spec.split("=", 1)
             found = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_dir())
@@ -108,7 +112,7 @@ def collect(specs: list[str]) -> list[list[RunDoc]]:
         while label in seen:
             label, k = f"{base} ({k})", k + 1
         seen.add(label)
-        settings.append([load_run_doc(label if len(found) == 1 else f"{label} [{p.name}]", p, label)
+        settings.append([load_run_doc(label if len(found) == 1 else f"{label} [{p.name}]", p, label, metrics_file)
                          for p in found])
     if not settings:
         raise ConfigError("name at least one run folder")
@@ -155,10 +159,10 @@ def metric_table_html(runs: list[RunDoc]) -> str:
 
 
 def runs_table(runs: list[RunDoc]) -> Table:
-    t = Table(["run", *CONFIG_KEYS, "test images", "init from"])
+    t = Table(["run", *CONFIG_KEYS, "scored on", "images scored", "init from"])
     for r in runs:
         c = r.config
-        t.rows.append([r.label, *[str(c.get(k, "")) for k in CONFIG_KEYS],
+        t.rows.append([r.label, *[str(c.get(k, "")) for k in CONFIG_KEYS], data_cell([r.metrics]),
                        str(r.metrics.get("n", "")), Path(c["init"]).name if c.get("init") else ""])
     return t
 

@@ -41,9 +41,14 @@ class Table:
 
     def markdown(self) -> str:
         lines = [f"{self.title}", ""] if self.title else []
-        lines += ["| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
-        lines += ["| " + " | ".join(r) + " |" for r in self.rows]
+        lines += ["| " + " | ".join(map(_cell, self.header)) + " |", "|" + "---|" * len(self.header)]
+        lines += ["| " + " | ".join(map(_cell, r)) + " |" for r in self.rows]
         return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """A markdown cell: a ``|`` inside (an intersection group, ``White|Male``) would split the row."""
+    return str(text).replace("|", "\\|")
 
 
 def _mean(vals: list[float | None]) -> float:
@@ -75,14 +80,51 @@ def asac_tables(rows: dict[str, list[str | Path]]) -> list[Table]:
     return tables
 
 
+#: the order the FineFACE paper prints groups in: UTKFace's races as Table 3 (White, Black,
+#: Asian, Indian, Others), FairFace's alphabetically as Table 2, each race's men before women
+PAPER_GROUP_ORDER: dict[str, list[str]] = {
+    "utkface": ["White", "Black", "Asian", "Indian", "Others"],
+    "fairface": ["Black", "East Asian", "Indian", "Latino_Hispanic", "Middle Eastern", "Southeast Asian", "White"],
+}
+GENDER_ORDER = ["Male", "Female"]
+
+
+def paper_group_order(groups: list[str], dataset: str = "") -> list[str]:
+    """Groups (``race|gender`` intersections too) in the paper's order for ``dataset``; names it
+    does not know keep their place after the known ones."""
+    order = PAPER_GROUP_ORDER.get(dataset, []) + GENDER_ORDER
+
+    def key(name: str) -> tuple[int, ...]:
+        return tuple(order.index(part) if part in order else len(order) for part in name.split("|"))
+
+    return sorted(groups, key=key)
+
+
+def data_cell(docs: list[dict[str, Any]]) -> str:
+    """Where a row's numbers were measured: the dataset, and what it was trained on if other."""
+    cells = []
+    for d in docs:
+        cell = str(d.get("dataset", "?"))
+        if d.get("trained_on") and d["trained_on"] != d.get("dataset"):
+            cell += f" (trained on {d['trained_on']})"
+        if d.get("split") not in (None, "test"):
+            cell += f", {d['split']}"
+        cells.append(cell)
+    return ", ".join(dict.fromkeys(cells))
+
+
 def group_table_data(rows: dict[str, list[str | Path]]) -> Table:
-    """FineFACE Table 2 layout: per-group accuracy (%), Max/Min, Overall (%), DoB (%)."""
+    """FineFACE Table 2 layout: per-group accuracy (%), Max/Min, Overall (%), DoB (%), the
+    groups in the paper's order, and the data each row was measured on (cross-dataset
+    evaluations, Tables 3 and 4, say so)."""
     docs = _docs(rows)
     groups: list[str] = []
     for ds in docs.values():
         for d in ds:
             groups += [g["group"] for g in d["groups"] if g["group"] not in groups]
-    t = Table(["setting", *groups, "Max/Min", "Overall", "DoB"])
+    datasets = {str(d.get("dataset", "")) for ds in docs.values() for d in ds}
+    groups = paper_group_order(groups, next(iter(datasets)) if len(datasets) == 1 else "")
+    t = Table(["setting", "data", *groups, "Max/Min", "Overall", "DoB"])
     for label, ds in docs.items():
         acc = defaultdict(list)
         for d in ds:
@@ -90,7 +132,7 @@ def group_table_data(rows: dict[str, list[str | Path]]) -> Table:
                 acc[g["group"]].append(g["accuracy"])
         m = {k: _mean([d["metrics"].get(k) for d in ds]) for k in ("accuracy_ratio", "accuracy", "degree_of_bias")}
         ratio = "" if math.isnan(m["accuracy_ratio"]) else f"{m['accuracy_ratio']:.3f}"
-        t.rows.append([label, *[_pct(_mean(acc[g]), 1) for g in groups], ratio,
+        t.rows.append([label, data_cell(ds), *[_pct(_mean(acc[g]), 1) for g in groups], ratio,
                        _pct(m["accuracy"]), _pct(m["degree_of_bias"])])
     return t
 
