@@ -136,3 +136,22 @@ def test_mitigate_end_to_end_and_resume(tmp_path: Path) -> None:
     mitigate("asac", tmp_path / "base", tmp_path / "cut2", resume=True)
     w_res = load_checkpoint(tmp_path / "cut2" / "checkpoints" / "last.pt")["model"]
     assert all(torch.equal(w_full[k], w_res[k]) for k in w_full)
+
+
+def test_attack_label_predicted_reads_no_protected_label() -> None:
+    """With attack_label=predicted the step is the same whatever the batch's protected labels
+    say (they are never read); with the true labels it follows them."""
+    model, method, batch = setup_asac({"attack_label": "predicted", "eps": "0,0.05"})
+    pred = method.classifier(batch.x).argmax(1)
+    assert torch.equal(method.attack_labels(batch.x, 1 - batch.group), pred)
+    results = []
+    for group in (batch.group, 1 - batch.group):
+        m = copy.deepcopy(model)
+        step_once(m, method, Batch(batch.x, batch.y, group, batch.index))
+        results.append(m.state_dict())
+    assert all(torch.equal(results[0][k], results[1][k]) for k in results[0])
+    truth = get_method("asac", {"eps": "0,0.05"})
+    truth.use_classifier(method.classifier, "probe", torch.device("cpu"))
+    assert torch.equal(truth.attack_labels(batch.x, batch.group), batch.group)
+    with pytest.raises(ConfigError, match="attack-label"):
+        get_method("asac", {"attack_label": "guess"})

@@ -139,7 +139,8 @@ class ASAC(ProtectedAttackMethod):
     # -- one minibatch ----------------------------------------------------------------------
     def train_step(self, model: nn.Module, batch: Batch, ctx: StepContext) -> dict[str, float]:
         o = self.options
-        x, y, a, k = batch.x, batch.y, batch.group, len(batch)
+        x, y, k = batch.x, batch.y, len(batch)
+        a = self.attack_labels(x, batch.group)
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator))
         asacs = _ASACs(self, x, a, seed)
         with ctx.autocast():

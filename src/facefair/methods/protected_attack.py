@@ -42,6 +42,8 @@ class AttackOptions(MethodOptions):
         (a run of its own, ``classifier_run``).
     classifier_run: with ``independent``: a run folder whose target is the protected attribute.
     probe_epochs: the probe's training epochs.
+    attack_label: the group the attack pushes away from: ``true`` (the image's protected label)
+        or ``predicted`` (C's own prediction), which needs protected labels only where C is fit.
     """
 
     attack: str = "fgsm"
@@ -52,6 +54,7 @@ class AttackOptions(MethodOptions):
     classifier: str = "probe"  # probe | independent
     classifier_run: str = ""  # with 'independent': a run whose target is the protected attribute
     probe_epochs: int = 30
+    attack_label: str = "true"  # true | predicted
 
     def __post_init__(self) -> None:
         if self.attack not in ("fgsm", "pgd"):
@@ -60,6 +63,8 @@ class AttackOptions(MethodOptions):
         if any(e < 0 or e > 1 for e in eps):
             raise ConfigError(f"--eps values must lie in [0, 1], got {eps}")
         self.eps = eps
+        if self.attack_label not in ("true", "predicted"):
+            raise ConfigError(f"--attack-label must be true or predicted, got {self.attack_label!r}")
         if self.classifier not in ("probe", "independent"):
             raise ConfigError(f"--classifier must be probe or independent, got {self.classifier!r}")
         if self.classifier == "independent" and not self.classifier_run:
@@ -107,6 +112,15 @@ class ProtectedAttackMethod(Method):
         self.fgsm = FGSM(self.classifier)
         self.pgd = PGD(self.classifier, steps=o.steps, step_size=o.step_size or None,
                        random_start=o.random_start)
+
+    def attack_labels(self, x: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+        """The groups the attacks push images away from: the true protected labels, or with
+        ``attack_label = predicted`` C's own predictions (no protected label read here)."""
+        if self.options.attack_label == "true":
+            return group
+        assert self.classifier is not None
+        with torch.no_grad():
+            return self.classifier(x).argmax(1)
 
     def state_dict(self) -> dict[str, Any]:
         assert self.classifier is not None
