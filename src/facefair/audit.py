@@ -16,6 +16,7 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,9 @@ def load_model(model_file: str | Path | None = None, factory: str | None = None,
         if not path.is_file():
             raise DataError("model file not found", path)
         try:
-            model = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # torch marks TorchScript deprecated; it is what users ship
+                warnings.simplefilter("ignore", FutureWarning)
+                model = torch.jit.load(str(path), map_location="cpu")
         except Exception as e:  # noqa: BLE001 - not TorchScript: say what it is instead
             raise DataError(f"not a TorchScript model ({str(e).splitlines()[0][:160]}); a state_dict needs "
                             "--model-factory MODULE:FUNCTION --weights FILE", path) from None
