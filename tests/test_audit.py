@@ -63,7 +63,7 @@ def _by_hand(model_file: Path, manifest: Path, mean: float = 0.5, std: float = 0
     rows = manifest.read_text().splitlines()[1:]
     for row in rows:
         name = row.split(",")[0]
-        img = torch.from_numpy(np.asarray(Image.open(manifest.parent / name).convert("RGB"))).permute(2, 0, 1)
+        img = torch.from_numpy(np.array(Image.open(manifest.parent / name).convert("RGB"))).permute(2, 0, 1)
         with torch.no_grad():
             preds[Path(name).stem] = int(model(((img.float() / 255 - mean) / std)[None]).argmax(1))
     return preds

@@ -43,13 +43,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("rest", nargs=argparse.REMAINDER, help="NAME --from BASE_RUN --out RUN [options]")
     p.set_defaults(func=cmd_mitigate)
 
-    from ..methods.postprocess import CONSTRAINTS
-
     p = sub.add_parser("postprocess", help="group thresholds (Hardt et al. 2016) on a trained run's validation "
                                            "scores, written as a new run folder")
     p.add_argument("run", help="the trained run whose scores are thresholded")
-    p.add_argument("--constraint", required=True, choices=CONSTRAINTS,
-                   help="the rates made equal across groups on validation, at the best expected accuracy")
+    p.add_argument("--constraint", required=True, metavar="NAME",
+                   help="the rates made equal across groups on validation, at the best expected accuracy: "
+                        "equalized_odds, equal_opportunity or demographic_parity")
     p.add_argument("--out", required=True, help="the new run folder (evaluate, table, report and select read it)")
     p.add_argument("--seed", type=int, default=0, help="seeds the per-image coins of randomised decisions")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals (0 = none)")
