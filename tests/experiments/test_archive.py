@@ -120,3 +120,16 @@ options = { width = 16, hidden = 8 }
     assert "restored 1 run folder(s)" in printed and ": trained" not in printed
     assert (tmp_path / "again" / "tiny" / "cpu" / "results.md").read_text() == \
         (first / "tiny" / "cpu" / "results.md").read_text()
+
+
+def test_an_archive_older_than_a_method_option_still_matches() -> None:
+    """A method option added after an archive was written counts at its default (ASAC's
+    attack_label arrived after the pretrained ASAC archive), so the archive still restores;
+    another value of it does not match."""
+    from facefair.experiments.identity import same_training
+
+    old = {"method": "asac", "method_options": {"attack": "fgsm"}, "init": {"method": "erm", "method_options": {}}}
+    now = {"method": "asac", "method_options": {"attack": "fgsm", "attack_label": "true"},
+           "init": {"method": "erm", "method_options": {}}}
+    assert same_training(old, now)
+    assert not same_training(old, {**now, "method_options": {"attack": "fgsm", "attack_label": "predicted"}})

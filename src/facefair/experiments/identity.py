@@ -41,8 +41,21 @@ def same_training(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Two run identities train the same, wherever each machine keeps its data. A key one of
     them lacks (an archive written before the option existed) counts at its default value."""
     defaults = {k: v for k, v in json.loads(json.dumps(TrainConfig().to_dict())).items() if k not in VOLATILE}
-    return ({k: v for k, v in {**defaults, **a}.items() if k not in MACHINE_KEYS}
-            == {k: v for k, v in {**defaults, **b}.items() if k not in MACHINE_KEYS})
+    return _filled({**defaults, **a}) == _filled({**defaults, **b})
+
+
+def _filled(d: dict[str, Any]) -> dict[str, Any]:
+    """An identity with machine keys dropped and its method's options at their defaults where
+    it lacks them (an archive written before the option existed), its base's too."""
+    out = {k: v for k, v in d.items() if k not in MACHINE_KEYS}
+    try:
+        own = get_method(str(out.get("method")), {}).options.to_dict()
+    except ConfigError:
+        own = {}
+    out["method_options"] = {**json.loads(json.dumps(own)), **(out.get("method_options") or {})}
+    if isinstance(out.get("init"), dict):
+        out["init"] = _filled(out["init"])
+    return out
 
 
 def find_same(root: Path, cfg: TrainConfig, skip: Path) -> Path | None:
