@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..evaluation import evaluate, evaluate_on, options_tag, output_names
+from ..mitigation import mitigation_warnings
 from ..runfolder import RunFolder
 from ..trainer import train
 from .archive import read_restored, restore_archive
@@ -40,6 +41,9 @@ def execute(run: PlannedRun, progress: bool, pool: Path | None = None) -> str:
         status = "reused"
     if status in ("trained", "resumed"):
         train(cfg, run.folder, resume=status == "resumed")
+        if run.base is not None:  # a fine-tune says when it ended worse than its base, or collapsed
+            for line in mitigation_warnings(run.base, run.folder):
+                log.warning(f"warning: {line}")
         evaluate(run.folder, progress=progress)
     for opts in run.evaluations:
         if not (run.folder / output_names("test", options_tag(opts))[1]).is_file():
