@@ -11,7 +11,6 @@ this is guessed: the audit folder's ``audit.json`` records it with the model fil
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
 import os
@@ -33,6 +32,7 @@ from .evaluation import cross_task, output_names, write_evaluation
 from .inference import SplitOutput
 from .methods.base import Batch, Method, StepContext
 from .metrics import FairnessReport
+from .models.pretrained import sha256
 from .progress import bar as progress_bar
 from .runfolder import RunFolder
 
@@ -101,14 +101,6 @@ class Audited(Method):
 
     def train_step(self, model: nn.Module, batch: Batch, ctx: StepContext) -> dict[str, float]:
         raise ConfigError("an audited model is not trained by facefair")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_model(model_file: str | Path | None = None, factory: str | None = None,
