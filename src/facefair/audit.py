@@ -19,21 +19,19 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from .atomic import write_json
-from .data.base import Task
+from .config import TrainConfig
 from .data.from_config import attach_cache
-from .data.loader import SplitImages, iterate, to_input
+from .data.loader import SplitImages
 from .errors import ConfigError, DataError
 from .evaluation import cross_task, output_names, write_evaluation
-from .inference import SplitOutput
+from .inference import predict
 from .methods.base import Batch, Method, StepContext
 from .metrics import FairnessReport
 from .models.pretrained import sha256
-from .progress import bar as progress_bar
 from .runfolder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -162,21 +160,6 @@ def load_model(model_file: str | Path | None = None, factory: str | None = None,
     return model.eval(), info
 
 
-@torch.no_grad()
-def score(model: AuditedModel, task: Task, idx: np.ndarray, size: int, batch_size: int,
-          progress: bool) -> SplitOutput:
-    """Scores (softmax of the two logits) and argmax predictions of the images ``idx``."""
-    ds = SplitImages(task, idx, size)
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("index", "y", "group", "score", "pred")}
-    for b in progress_bar(iterate(ds, batch_size), progress, desc="audit", leave=False, unit="batch"):
-        logits = model(to_input(b["x"])).float()
-        parts["score"].append(logits.softmax(1)[:, 1].numpy())
-        parts["pred"].append(logits.argmax(1).numpy())
-        for k in ("index", "y", "group"):
-            parts[k].append(b[k].numpy())
-    return SplitOutput(**{k: np.concatenate(v) for k, v in parts.items()})
-
-
 def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, protected: str,
           model_file: str | Path | None = None, factory: str | None = None, weights: str | Path | None = None,
           input_size: int = 112, normalize: str = "none", output: int | None = None, positive: str | None = None,
@@ -226,7 +209,10 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
     task = cross_task(data, target, protected, positive or y_classes[-1])
     idx = task.indices(split)
     with folder.claim():
-        outputs = score(wrapped, task, idx, input_size, batch_size, progress)
+        # facefair's own prediction path (batches, fp32, the argmax of the two logits)
+        cfg = TrainConfig(eval_batch_size=batch_size, progress=progress, bf16=False)
+        outputs = predict(Audited(), wrapped, SplitImages(task, idx, input_size), cfg, torch.device("cpu"),
+                          desc="audit", pass_groups=False)
         doc = {"audit": True, "split": split, "dataset": dataset, "root": str(root), "target": target,
                "protected": protected, "positive": task.y_classes[1], "model": info, "input_size": input_size,
                "normalize": {"name": normalize, "mean": list(mean), "std": list(std)}, "output": output,
