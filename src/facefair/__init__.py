@@ -8,6 +8,9 @@ The Python API mirrors the CLI::
     report = ff.evaluate("runs/base")          # writes predictions.csv and metrics.json
     print(report.format_table())
     ff.mitigate("asac", "runs/base", "runs/asac", {"attack": "fgsm"}, epochs=10)
+    ff.postprocess("runs/base", "runs/base-eo", "equalized_odds")   # group thresholds on validation
+    ff.select(["ERM=runs/erm-s*", "FF=runs/ff-s*"], ["equalized_odds_mean<=0.03"])  # validation only
+    ff.audit("audit", "celeba", "data/celeba", "Smiling", "Male", model_file="m.pt", normalize="imagenet")
     ff.robustness("runs/asac")                  # ASAC noise vs M before/after (JSON + PNG)
     ff.explain_run("runs/ff", "cam", compare="runs/base")  # CAM pictures side by side (PNG)
     ff.write_report(["runs/base", "runs/asac"], "report.html")
@@ -17,9 +20,9 @@ The Python API mirrors the CLI::
 
 Nouns (what a run is and holds): ``TrainConfig``, ``RunFolder``, ``LoadedRun``,
 ``Experiment``, ``FairnessReport``. Verbs (what one does): ``prepare``, ``train``,
-``mitigate``, ``evaluate``, ``evaluate_on``, ``predict``, ``load_run``, ``robustness``,
-``explain_run``, ``write_report``, ``fairness_report``, ``load_experiment``,
-``run_experiment``. Names are imported lazily so that ``facefair.fairness_report`` works
+``mitigate``, ``postprocess``, ``evaluate``, ``evaluate_on``, ``predict``, ``load_run``,
+``robustness``, ``explain_run``, ``write_report``, ``compare``, ``select``, ``audit``,
+``fairness_report``, ``load_experiment``, ``run_experiment``. Names are imported lazily so that ``facefair.fairness_report`` works
 without torch.
 """
 
@@ -45,6 +48,7 @@ _LAZY = {
     # training and mitigation
     "train": "facefair.trainer",
     "mitigate": "facefair.mitigation",
+    "postprocess": "facefair.mitigation",
     # using a trained run
     "load_run": "facefair.inference",
     "predict": "facefair.inference",
@@ -53,6 +57,10 @@ _LAZY = {
     "robustness": "facefair.analysis",
     "explain_run": "facefair.explain",
     "write_report": "facefair.report.html",
+    # comparing, choosing, auditing
+    "compare": "facefair.analysis.comparison",
+    "select": "facefair.selection",
+    "audit": "facefair.audit",
     # metrics (numpy only)
     "FairnessReport": "facefair.metrics",
     "fairness_report": "facefair.metrics",
