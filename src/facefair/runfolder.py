@@ -113,7 +113,7 @@ class RunFolder:
 
     def seed(self) -> int | None:
         """The training seed: the config's, or for a restored folder its archived identity's."""
-        for name, keys in ((self.CONFIG, ("seed",)), (self.RESTORED, ("identity", "seed"))):
+        for name, keys in ((self.CONFIG, ("seed",)), (self.RESTORED, ("seed",)), (self.RESTORED, ("identity", "seed"))):
             try:
                 value: Any = json.loads((self.path / name).read_text())
                 for k in keys:

@@ -161,7 +161,7 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
                 raise DataError(f"{path}: run {p.run_id} seed {p.seed}: cross-dataset file {name!r} is not one "
                                 f"this experiment writes ({', '.join(sorted(cross_files)) or 'none'})")
             write_text(tmp / name, json.dumps(cdoc, indent=1) + "\n")
-        write_text(tmp / RESTORED, json.dumps({"archive": str(path), "validation": r.get("validation"),
+        write_text(tmp / RESTORED, json.dumps({"archive": str(path), "seed": p.seed, "validation": r.get("validation"),
                                                 "identity": r.get("identity")}, indent=1) + "\n")
         os.replace(tmp, p.folder)
         restored += 1

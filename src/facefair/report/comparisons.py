@@ -83,6 +83,11 @@ def _seed(run: RunLike) -> int | None:
     return RunFolder(metrics_path(run).parent).seed()
 
 
+def _pair_key(run: RunLike, doc: dict[str, Any]) -> tuple[str, str, int] | None:
+    seed = _seed(run)
+    return None if seed is None else (str(doc.get("dataset", "")), str(doc.get("target", "")), seed)
+
+
 def predictions_path(run: RunLike) -> Path | None:
     """The predictions CSV beside a metrics file (``metrics-X.json`` -> ``predictions-X.csv``)."""
     if isinstance(run, dict):
@@ -128,7 +133,10 @@ def compare_setting(base: list[RunLike], runs: list[RunLike], label: str, base_l
     bdocs, mdocs = [load_metrics(r) for r in base], [load_metrics(r) for r in runs]
     comp = compare(bdocs, mdocs, label, base_label)
     diffs: dict[str, PairedDifference] = {}
-    bseeds, mseeds = [_seed(r) for r in base], [_seed(r) for r in runs]
+    # a pair is the same seed of the same task: rows spanning several target attributes
+    # (FineFACE Table 6) pair attribute by attribute
+    bseeds = [_pair_key(r, d) for r, d in zip(base, bdocs)]
+    mseeds = [_pair_key(r, d) for r, d in zip(runs, mdocs)]
     single = len(base) == 1 and len(runs) == 1
     paired = (not single and None not in bseeds and None not in mseeds and sorted(bseeds) == sorted(mseeds)
               and len(set(bseeds)) == len(bseeds))
@@ -140,8 +148,9 @@ def compare_setting(base: list[RunLike], runs: list[RunLike], label: str, base_l
         if None in bv or None in mv:
             continue
         if paired:
-            order_b = [bv[bseeds.index(s)] for s in sorted(bseeds)]
-            order_m = [mv[mseeds.index(s)] for s in sorted(bseeds)]
+            keys = sorted(bseeds)  # type: ignore[type-var]
+            order_b = [bv[bseeds.index(s)] for s in keys]
+            order_m = [mv[mseeds.index(s)] for s in keys]
             diffs[k] = paired_seeds(k, order_b, order_m)
         elif aligned is not None and k != "auc":
             diffs[k] = paired_bootstrap(k, *aligned, n_boot=n_boot, seed=seed)
