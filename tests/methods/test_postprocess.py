@@ -144,3 +144,10 @@ def test_postprocess_writes_a_run_that_evaluate_reproduces(tmp_path: Path, capsy
     assert main(["table", f"base={tmp_path / 'base'}", f"eo={tmp_path / 'eo'}"]) == 0
     out = capsys.readouterr().out
     assert "| eo | bootstrap |" in out and "eo against base: accuracy" in out and "DEOp (TPR gap)" in out
+
+
+def test_a_group_absent_from_validation_gets_the_best_single_threshold() -> None:
+    s = np.array([0.1, 0.9, 0.2, 0.8, 0.3, 0.7])
+    y = np.array([0, 1, 0, 1, 0, 1])
+    fit = fit_thresholds(s, y, np.array([0, 0, 1, 1, 0, 1]), "equalized_odds", ["a", "b", "c"])
+    assert fit.rules[2].thresholds == [0.7] and fit.rules[2].weights == [1.0]  # every image right at 0.7

@@ -130,7 +130,11 @@ def fit_thresholds(score: np.ndarray, y: np.ndarray, group: np.ndarray, constrai
     if res.status != 0:  # pragma: no cover - the trivial rules (all/none positive) are always feasible
         raise ConfigError(f"threshold fitting failed: {res.message}")
     w = np.clip(res.x, 0.0, None)
-    rules: list[GroupRule] = [GroupRule([NEVER], [1.0]) for _ in group_names]  # absent groups: never positive
+    # a group absent from validation has nothing to fit: it gets the most accurate single
+    # threshold over all validation images (the base model's rule, at its best cut)
+    thr_all, tp_all, fp_all = _roc(score, y)
+    best = float(thr_all[int(np.argmax(tp_all + (int((1 - y).sum()) - fp_all)))])
+    rules: list[GroupRule] = [GroupRule([best], [1.0]) for _ in group_names]
     rates: dict[str, list[float]] = {"tpr": [], "fpr": [], "selection_rate": []}
     for i, g in enumerate(live):
         wg = w[offsets[i]:offsets[i + 1]]
