@@ -127,3 +127,30 @@ def test_results_keep_grid_values_apart_and_attribute_means_spread_over_seeds(tm
     units, notes = seed_units(plan(exp, "cpu", out, Path("data")), average=["target"])
     assert len(units["Base"]) == 1 and units["Base"][0]["metrics"]["accuracy"] == pytest.approx(per_seed[0])
     assert notes == ["Base, seed 1: 1 of 2 runs evaluated; left out of the mean ± sd (it averages over target)"]
+
+
+def test_a_post_processing_row_beside_the_trained_ones(tmp_path: Path, capsys) -> None:
+    """A ``method = "postprocess"`` row fits group thresholds on its base's validation scores,
+    sits in the tables and the comparison with the base, and is done on a second run."""
+    path = tmp_path / "pp.toml"
+    path.write_text(TINY.split("[[run]]")[0] + """
+[[run]]
+id = "base"
+label = "Base"
+
+[[run]]
+id = "eo"
+label = "Post-processing (EO)"
+from = "base"
+method = "postprocess"
+options = { constraint = "equalized_odds" }
+""")
+    out = tmp_path / "out"
+    assert main(["experiment", "run", str(path), "--out", str(out), "--no-progress", "--seeds", "0,1"]) == 0
+    assert capsys.readouterr().out.count(": trained") == 4
+    text = (out / "tiny" / "cpu" / "results.md").read_text()
+    assert "| Post-processing (EO) | 2 |" in text and "| Post-processing (EO) | seeds |" in text
+    cfg = json.loads((out / "tiny" / "cpu" / "eo-s0" / "config.json").read_text())
+    assert cfg["method"] == "postprocess" and cfg["method_options"]["base_method"] == "erm"
+    assert main(["experiment", "run", str(path), "--out", str(out), "--no-progress", "--seeds", "0,1"]) == 0
+    assert capsys.readouterr().out.count(": done") == 4

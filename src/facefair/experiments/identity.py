@@ -30,6 +30,8 @@ def identity(cfg: TrainConfig, depth: int = 0) -> dict[str, Any]:
         d.pop(key, None)
     # every option spelled out: {} and {"order": "ascending"} (the default) train the same
     d["method_options"] = dataclasses.asdict(get_method(cfg.method, cfg.method_options).options)
+    if cfg.method == "postprocess":  # what was asked, not what the fit found (its rule, its base's method)
+        d["method_options"] = {k: d["method_options"][k] for k in ("constraint", "seed")}
     base = RunFolder(d["init"]) if d.get("init") else None  # a run folder, or a .pt file (no config)
     if base is not None and base.has_config() and depth < 8:
         d["init"] = identity(base.config(), depth + 1)

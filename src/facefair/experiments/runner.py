@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..evaluation import evaluate, evaluate_on, options_tag, output_names
-from ..mitigation import mitigation_warnings
+from ..mitigation import mitigation_warnings, postprocess
 from ..runfolder import RunFolder
 from ..trainer import train
 from .archive import read_restored, restore_archive
@@ -39,7 +39,13 @@ def execute(run: PlannedRun, progress: bool, pool: Path | None = None) -> str:
         link_copy(same, run.folder)
         log.info(f"reusing {same} (same config)")
         status = "reused"
-    if status in ("trained", "resumed"):
+    if run.method == "postprocess" and run.base is not None:  # thresholds, not training
+        if status == "resumed":
+            raise ConfigError(f"{run.folder}: a post-processing that did not finish; remove the folder")
+        if status == "trained":
+            postprocess(run.base, run.folder, str(run.options.get("constraint", "equalized_odds")),
+                        seed=int(run.options.get("seed", 0)), progress=progress)
+    elif status in ("trained", "resumed"):
         train(cfg, run.folder, resume=status == "resumed")
         if run.base is not None:  # a fine-tune says when it ended worse than its base, or collapsed
             for line in mitigation_warnings(run.base, run.folder):
@@ -48,7 +54,7 @@ def execute(run: PlannedRun, progress: bool, pool: Path | None = None) -> str:
     for opts in run.evaluations:
         if not (run.folder / output_names("test", options_tag(opts))[1]).is_file():
             evaluate(run.folder, progress=progress, method_options=opts)
-    for c in run.cross:
+    for c in run.cross if run.method != "postprocess" else ():  # group thresholds need the training groups
         cross_evaluate(run.folder, c, progress)
     return status
 
