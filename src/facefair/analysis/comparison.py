@@ -7,7 +7,7 @@ says nothing of which; the per-group changes do. Everything here reads metrics d
 (``metrics.json``) or predictions, never a model.
 
 - :func:`compare` gives per-group changes of TPR, FPR, accuracy, selection rate and AUC and a
-  verdict per gap (closed by raising the worse group, by lowering the better one, or both;
+  verdict per gap (closed by improving the worse group, by making the better one worse, or both;
   widened; unchanged), plus a collapse check (a constant answer, or the group as the answer).
 - :func:`paired_seeds` is the multi-seed significance: per-seed differences against the base
   of the same seed, their mean with a t interval, and whether the sign holds on every seed.
@@ -171,9 +171,9 @@ def _verdict(direction: int, before: float, after: float, better: float, worse: 
     if raised and lowered:
         return "closed by both: the worse group improved and the better one got worse (partly levelling down)"
     if raised:
-        return "closed by raising the worse group (levelling up)"
+        return "closed by improving the worse group (levelling up)"
     if lowered:
-        return "closed by lowering the better group (levelling down)"
+        return "closed by making the better group worse (levelling down)"
     return "closed (small moves on both sides)"
 
 
