@@ -277,8 +277,8 @@ def answer_html(settings: list[list[RunDoc]], base: str | None = None) -> str:
         return ""
     return ('<p class="note">Each setting against the base: the paired difference of each metric with its 95% '
             "interval (per seed when both sides have the same seeds; a paired bootstrap on the same test images for "
-            "two single runs), whether it is beyond noise, and how each gap closed: by raising the worse group "
-            "(levelling up) or by lowering the better one (levelling down). Δ = setting - base.</p>" + out)
+            "two single runs), whether it is beyond noise, and how each gap closed: by improving the worse group "
+            "(levelling up) or by making the better one worse (levelling down). Δ = setting - base.</p>" + out)
 
 
 ALARM = ' style="color:#a00;font-weight:bold"'
