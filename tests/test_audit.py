@@ -14,7 +14,7 @@ import torchvision
 from helpers import SYNTH, write_manifest
 from torch import nn
 
-from facefair.audit import audit
+from facefair.auditing import audit
 from facefair.cli import main
 from facefair.data.synthetic import make_synthetic
 from facefair.errors import ConfigError, DataError

@@ -60,7 +60,7 @@ _LAZY = {
     # comparing, choosing, auditing
     "compare": "facefair.analysis.comparison",
     "select": "facefair.selection",
-    "audit": "facefair.audit",
+    "audit": "facefair.auditing",
     # metrics (numpy only)
     "FairnessReport": "facefair.metrics",
     "fairness_report": "facefair.metrics",

@@ -249,7 +249,7 @@ def cmd_select(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from ..audit import audit
+    from ..auditing import audit
 
     report = audit(args.out, args.dataset, args.root, args.target, args.protected, args.model, args.model_factory,
                    args.weights, args.input_size, args.normalize, args.output, args.positive, args.split,
