@@ -106,8 +106,10 @@ def mitigation_warnings(base_run: str | Path, run: str | Path) -> list[str]:
 def postprocess(base_run: str | Path, out: str | Path, constraint: str = "equalized_odds", seed: int = 0,
                 n_boot: int = 1000, ci_level: float = 0.95, progress: bool | None = None,
                 use_existing: bool = False) -> FairnessReport:
-    """Fit group thresholds (Hardt et al. 2016) on ``base_run``'s validation scores and write
-    the thresholded model as the run folder ``out``; returns its test metrics.
+    """Fit group thresholds (Hardt et al. 2016) on ``base_run``'s scores of every validation
+    image (more than a ``max_val`` subset the base chose its epoch on: thresholds are the fit
+    here, and still no test image takes part) and write the thresholded model as the run
+    folder ``out``; returns its test metrics.
 
     ``out`` is an ordinary run: its config is the base run's with method ``postprocess`` (the
     rule in its options), its weights are the base run's, and it holds validation and test
