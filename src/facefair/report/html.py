@@ -34,7 +34,7 @@ from ..metrics.fairness import LOWER_IS_BETTER
 from ..runfolder import RunFolder
 from .charts import group_bars, png_bytes, tradeoff_scatter
 from .paper_tables import Table, asac_tables, attribute_tables, data_cell, group_table_data
-from .tables import fmt_value, load_metrics
+from .tables import fmt_value, load_metrics, metrics_path
 
 #: the name each metric has in the papers (SPEC's table)
 PAPER_NAMES = {
@@ -65,6 +65,7 @@ class RunDoc:
     robustness: dict[str, Any] | None = None
     explanations: list[tuple[dict[str, Any], bytes]] = field(default_factory=list)
     setting: str = ""  # the label of the setting (seeds) this run belongs to
+    source: Path | None = None  # the metrics file read (metrics.json, or a ``::FILE`` evaluation)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -80,8 +81,8 @@ def load_run_doc(label: str, path: Path, setting: str = "", metrics_file: str = 
     config = _config_file(path)
     if not config.is_file():
         raise ConfigError(f"{path}: no config.json (nor an audit's audit.json); not a run folder")
-    metrics = load_metrics(path / metrics_file if metrics_file else path)
-    doc = RunDoc(label, path, _read_json(config), metrics, setting=setting or label)
+    source = metrics_path(path / metrics_file if metrics_file else path)
+    doc = RunDoc(label, path, _read_json(config), load_metrics(source), setting=setting or label, source=source)
     if (path / "robustness.json").is_file():
         doc.robustness = _read_json(path / "robustness.json")
     for j in sorted((path / "explain").glob("*.json")):
@@ -264,7 +265,8 @@ def answer_html(settings: list[list[RunDoc]], base: str | None = None) -> str:
         for i, s in enumerate(ss):
             if i == b:
                 continue
-            sc = compare_setting([r.path for r in ss[b]], [r.path for r in s], labels[i], labels[b])
+            sc = compare_setting([r.source or r.path for r in ss[b]], [r.source or r.path for r in s], labels[i],
+                                 labels[b])
             cls = ALARM if sc.comparison.collapse else ""
             first, *rest = sc.lines()
             out += f"<p{cls}>{esc(first)}</p><ul>" + "".join(
