@@ -159,7 +159,7 @@ def candidates(specs: list[str]) -> list[Candidate]:
     candidate per run folder). Every run needs its validation metrics and its test evaluation."""
     out: list[Candidate] = []
     for spec in specs:
-        label, _, pattern = spec.rpartition("=") if "=" in spec and not Path(spec).is_dir() else ("", "", spec)
+        label, _, pattern = spec.partition("=") if "=" in spec and not Path(spec).is_dir() else ("", "", spec)
         found = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_dir())
         if not found:
             raise ConfigError(f"{spec}: no run folders match")
