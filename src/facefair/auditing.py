@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .atomic import write_json
+from .checkpoint import read_state_dict
 from .config import TrainConfig
 from .data.from_config import attach_cache
 from .data.loader import SplitImages
@@ -142,14 +143,7 @@ def load_model(model_file: str | Path | None = None, factory: str | None = None,
     info: dict[str, Any] = {"kind": "factory", "factory": factory}
     if weights is not None:
         wpath = Path(weights)
-        if not wpath.is_file():
-            raise DataError("weights file not found", wpath)
-        try:
-            state = torch.load(wpath, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001
-            raise DataError(f"not a readable state_dict: {str(e).splitlines()[0][:160]}", wpath) from None
-        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-            state = state["state_dict"]
+        state = read_state_dict(wpath)
         try:
             model.load_state_dict(state)
         except (RuntimeError, TypeError) as e:

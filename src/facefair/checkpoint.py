@@ -38,3 +38,23 @@ def load_checkpoint(path: str | Path, expect: tuple[str, ...] = ()) -> dict[str,
     if not isinstance(obj, dict) or any(k not in obj for k in expect):
         raise DataError(f"not a facefair checkpoint: expected keys {', '.join(expect)}", path)
     return obj
+
+
+def read_state_dict(path: str | Path) -> dict[str, Any]:
+    """A weights file someone else wrote (a state_dict, or a dict holding one under
+    ``state_dict``), loaded with ``weights_only=True``; a missing or unreadable file is a
+    clear error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("weights file not found", path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise DataError(f"not a loadable state_dict: {(str(e).splitlines() or [type(e).__name__])[0][:200]}",
+                        path) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise DataError("expected a state_dict (a mapping of tensor names)", path)
+    return state
+

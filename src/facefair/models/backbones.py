@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..checkpoint import read_state_dict
 from ..errors import ConfigError, DataError, unknown_name
 from .efficientnet_lite import VARIANTS as EFFICIENTNET_LITE
 from .efficientnet_lite import efficientnet_lite_stages
@@ -192,16 +193,7 @@ def load_backbone_weights(backbone: Backbone, path: str | Path) -> list[str]:
     the file is an error, so a wrong file never leaves a half-initialised model.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError("weights file not found", path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise DataError(f"not a loadable state_dict: {e}", path) from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise DataError("expected a state_dict (a mapping of tensor names)", path)
+    state = read_state_dict(path)
     own = backbone.state_dict()
     mapped: dict[str, torch.Tensor] = {}
     ignored: list[str] = []
