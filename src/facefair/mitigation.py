@@ -10,16 +10,13 @@ replaced, and ``init`` pointing at the base run's selected weights. ``evaluate``
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .analysis.comparison import validation_collapse
-from .atomic import atomic_open, json_safe, write_json, write_text
+from .atomic import atomic_open
 from .config import TrainConfig
 from .data.loader import SplitImages
 from .errors import ConfigError, DataError
@@ -28,7 +25,7 @@ from .inference import load_run, predict
 from .methods import get_method, registered
 from .methods.postprocess import decide, fit_thresholds
 from .metrics import FairnessReport
-from .runfolder import RunFolder, best_validation
+from .runfolder import RunFolder, best_validation, validation_fields
 from .trainer import RunResult, train
 
 log = logging.getLogger(__name__)
@@ -157,11 +154,9 @@ def postprocess(base_run: str | Path, out: str | Path, constraint: str = "equali
                                               n_boot if split == "test" else 0, ci_level, cfg.seed,
                                               f"{folder.path} ({split})")
         # the validation figures a choice between runs reads (best.json + its log line), as a trained run has
-        row = {"epoch": 0, **{f"val_{k}": v for k, v in reports["val"].overall.items()},
-               "val_base_rate": float(np.mean(val.y == 1)), "val_expected_accuracy": fit.expected_accuracy}
-        write_text(folder.log_file, json.dumps(json_safe(row)) + "\n")
-        write_json(folder.best_file, {"epoch": 0, "select": "postprocess", "constraint": constraint,
-                                      "val_rates": json_safe(fit.rates)})
+        folder.write_log([{"epoch": 0, **validation_fields(reports["val"].overall, val.y),
+                           "val_expected_accuracy": fit.expected_accuracy}],
+                         {"epoch": 0, "select": "postprocess", "constraint": constraint, "val_rates": fit.rates})
     log.info(f"{folder.path}: {constraint} thresholds fitted on {len(val.y)} validation images "
              f"(expected validation accuracy {fit.expected_accuracy:.4f})")
     return reports["test"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic import json_safe, write_json, write_text
 from .config import TrainConfig
 from .errors import ConfigError, DataError
 
@@ -111,6 +112,12 @@ class RunFolder:
     def config(self) -> TrainConfig:
         return TrainConfig.load(self.config_file)
 
+    def write_log(self, history: list[dict[str, Any]], best: dict[str, Any]) -> None:
+        """``log.jsonl`` (one row an epoch) and ``best.json`` (the selected epoch), atomically:
+        what :func:`best_validation` reads back."""
+        write_text(self.log_file, "".join(json.dumps(json_safe(r)) + "\n" for r in history))
+        write_json(self.best_file, json_safe(best))
+
     def seed(self) -> int | None:
         """The training seed: the config's, or for a restored folder its archived identity's."""
         for name, keys in ((self.CONFIG, ("seed",)), (self.RESTORED, ("seed",)), (self.RESTORED, ("identity", "seed"))):
@@ -122,6 +129,13 @@ class RunFolder:
             except (OSError, ValueError, KeyError, TypeError):
                 continue
         return None
+
+def validation_fields(overall: dict[str, Any], y: Any) -> dict[str, Any]:
+    """A log row's validation columns: every metric as ``val_<name>``, and the share of
+    positives (``val_base_rate``: how accurate answering one class to everyone is, which a
+    validation choice compares its accuracy window with, and a collapse check reads)."""
+    return {**{f"val_{k}": v for k, v in overall.items()}, "val_base_rate": float((y == 1).mean())}
+
 
 def best_validation(out: str | Path) -> dict[str, Any]:
     """The validation metrics of a run's selected epoch (``best.json``'s, read from

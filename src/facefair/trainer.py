@@ -14,7 +14,6 @@ Run folder: ``config.json``, ``log.jsonl`` (one line per epoch), ``checkpoints/l
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import time
@@ -27,7 +26,7 @@ import torch
 from torch import nn
 
 from . import distributed
-from .atomic import json_safe, write_json, write_text
+from .atomic import json_safe
 from .checkpoint import CKPT_KEYS, load_checkpoint, save_atomic
 from .config import TrainConfig
 from .data import Task
@@ -41,7 +40,7 @@ from .metrics import fairness_report
 from .models import load_backbone_weights
 from .models.pretrained import load_pretrained, sha256
 from .progress import bar as progress_bar
-from .runfolder import RunFolder
+from .runfolder import RunFolder, validation_fields
 
 log = logging.getLogger(__name__)
 
@@ -465,10 +464,7 @@ def _validate(run: _Run, state: LoopState) -> dict[str, Any]:
     row = {"epoch": state.epoch + 1, "train_loss": accum["loss_sum"] / max(accum["n"], 1),
            "lr": run.optimizer.param_groups[0]["lr"], "train_seconds": accum["seconds"],
            "train_img_per_s": accum["n"] / max(accum["seconds"], 1e-9),
-           **{f"val_{k}": v for k, v in rep.overall.items()},
-           # the share of positives: how accurate answering one class to everyone is, which a
-           # validation choice compares its accuracy window with (experiments.Choice)
-           "val_base_rate": float(np.mean(val.y == 1))}
+           **validation_fields(rep.overall, val.y)}
     row = json_safe(row)
     state.history.append(row)
     score = math.inf if cfg.select == "last" else row.get(f"val_{cfg.select}")
@@ -481,7 +477,7 @@ def _validate(run: _Run, state: LoopState) -> dict[str, Any]:
             save_atomic(run.model.state_dict(), run.folder.checkpoint("best"))
     _checkpoint(run, state)
     if run.dist.is_main:
-        _write_log(run.out, state.history, state.best)
+        RunFolder(run.out).write_log(state.history, state.best)
     log.info(f"epoch {state.epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, val accuracy "
              f"{row['val_accuracy']:.4f}, val EOpp gap {_fmt(row['val_equal_opportunity_diff'])}, "
              f"{row['train_img_per_s']:.0f} img/s")
@@ -505,12 +501,6 @@ def _epochs_without_gain(history: list[dict[str, Any]], select: str) -> int:
 
 def _fmt(v: float | None) -> str:
     return "undefined" if v is None else f"{v:.4f}"
-
-
-def _write_log(out: Path, history: list[dict[str, Any]], best: dict[str, Any]) -> None:
-    folder = RunFolder(out)
-    write_text(folder.log_file, "".join(json.dumps(r) + "\n" for r in history))
-    write_json(folder.best_file, best)
 
 
 def _tensorboard(out: Path) -> Any:
