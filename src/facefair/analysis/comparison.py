@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import DataError
 from ..metrics.fairness import GroupCounts, metrics_from_counts
 from ..metrics.groups import group_codes
+from ..report.tables import mean_document
 
 #: each per-group rate, its direction (+1: higher is better, -1: lower is better, 0: neither)
 #: and the gap it makes, by the papers' short names
@@ -213,14 +214,9 @@ def compare(base: Sequence[dict[str, Any]], method: Sequence[dict[str, Any]], la
         d_better, d_worse = better[2] - better[1], worse[2] - worse[1]
         gaps.append(GapVerdict(rate, gap, before, after, better[0], worse[0], d_better, d_worse,
                                _verdict(direction, before, after, d_better, d_worse)))
-    mean_b, mean_m = _mean_metrics(base), _mean_metrics(method)
-    overall = {k: mean_m[k] - mean_b[k] for k in mean_b if k in mean_m}
+    mean_b, mean_m = (mean_document(list(d), "")["metrics"] for d in (base, method))
+    overall = {k: mean_m[k] - mean_b[k] for k in mean_b if mean_b[k] is not None and mean_m.get(k) is not None}
     return Comparison(label, base_label, groups, gaps, overall, collapse(mg))
-
-
-def _mean_metrics(docs: Sequence[dict[str, Any]]) -> dict[str, float]:
-    keys = [k for k in docs[0].get("metrics", {}) if all(d.get("metrics", {}).get(k) is not None for d in docs)]
-    return {k: float(np.mean([float(d["metrics"][k]) for d in docs])) for k in keys}
 
 
 @dataclass
