@@ -72,10 +72,9 @@ def _f(v: float) -> str:
     return "n/a" if math.isnan(v) else f"{v:+.4f}"
 
 
-def _seed(run: RunLike) -> int | None:
-    """The run's training seed: from its evaluation, its config, or the identity a restored
-    run folder keeps of its archive (restored folders hold no config)."""
-    doc = load_metrics(run)
+def _seed(run: RunLike, doc: dict[str, Any]) -> int | None:
+    """The run's training seed: from its evaluation ``doc``, its config, or the identity a
+    restored run folder keeps of its archive (restored folders hold no config)."""
     if isinstance(doc.get("seed"), int):
         return int(doc["seed"])
     if isinstance(run, dict):
@@ -84,7 +83,7 @@ def _seed(run: RunLike) -> int | None:
 
 
 def _pair_key(run: RunLike, doc: dict[str, Any]) -> tuple[str, str, int] | None:
-    seed = _seed(run)
+    seed = _seed(run, doc)
     return None if seed is None else (str(doc.get("dataset", "")), str(doc.get("target", "")), seed)
 
 
