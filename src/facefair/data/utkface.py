@@ -82,6 +82,7 @@ def load_utkface(root: str | Path, split_seed: int = 0) -> FaceData:
     """
     store = _open(Path(root))
     names = sorted(store.names())
+    age_classes = [age_bin(lo) for lo, _ in AGE_BINS]
     ids: list[str] = []
     fields: dict[str, list[int]] = {"age": [], "gender": [], "race": []}
     skipped: list[dict[str, str]] = []
@@ -102,7 +103,7 @@ def load_utkface(root: str | Path, split_seed: int = 0) -> FaceData:
             continue
         partial += bool(wrong)
         ids.append(n)
-        fields["age"].append(age_classes_index(got["age"]) if "age" in got else MISSING)
+        fields["age"].append(age_classes.index(age_bin(got["age"])) if "age" in got else MISSING)
         fields["gender"].append((1 if got["gender"] == 0 else 0) if "gender" in got else MISSING)  # Male = 1
         fields["race"].append(got.get("race", MISSING))
     if not ids:
@@ -117,7 +118,6 @@ def load_utkface(root: str | Path, split_seed: int = 0) -> FaceData:
     if duplicates:
         notes.append(f"{duplicates} file names appear twice in {store.describe()} (the same image in two "
                      "folders); each is counted once")
-    age_classes = [age_bin(lo) for lo, _ in AGE_BINS]
     labels = {k: np.asarray(v, dtype=np.int64) for k, v in fields.items()}
     classes = {"age": age_classes, "gender": ["Female", "Male"], "race": list(RACES)}  # gender as FairFace's
     # drop age bins never seen, keeping codes dense (missing stays missing)
@@ -129,7 +129,3 @@ def load_utkface(root: str | Path, split_seed: int = 0) -> FaceData:
     split = random_split(len(ids), split_seed)
     return FaceData("utkface", str(root), np.asarray(ids), labels, classes, split,
                     store=store, notes=notes, skipped=skipped)
-
-
-def age_classes_index(age: int) -> int:
-    return [age_bin(lo) for lo, _ in AGE_BINS].index(age_bin(age))
