@@ -9,6 +9,7 @@ a bare folder or glob makes each run its own candidate.
 
 from __future__ import annotations
 
+import functools
 import glob
 import itertools
 import math
@@ -65,7 +66,7 @@ class Candidate:
     val: list[dict[str, Any]]
     test: list[dict[str, Any]]
 
-    @property
+    @functools.cached_property
     def collapsed(self) -> list[str]:
         """Each seed's collapse on validation (a constant or group answer meets any gap bound)."""
         return [f"{r.name}: {c}" for r, v in zip(self.runs, self.val) if (c := validation_collapse(v))]
