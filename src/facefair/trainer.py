@@ -304,7 +304,7 @@ def _build(cfg: TrainConfig, out: Path, resume: bool, dist_ctx: distributed.Dist
     gens["method"].manual_seed(cfg.seed + 2)
     ctx = _Context(model, optimizer, cfg, device, gens["method"])
     return _Run(cfg, out, dist_ctx, device, task, method, model, optimizer, train_ds, val_ds, gens, ctx,
-                RunSetup(cfg, task, device, out, train_ds, load_run))
+                RunSetup(cfg, task, device, out, train_ds, load_run, val_ds))
 
 
 def _load_init(model: nn.Module, method: Method, init: Path) -> None:

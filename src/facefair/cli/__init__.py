@@ -1,6 +1,6 @@
 """The ``facefair`` command, one module per command group: ``data`` (datasets, prepare),
 ``training`` (methods, train, mitigate), ``evaluation`` (evaluate, metrics, table, report,
-explain, robustness), ``experiments`` (experiment, demo).
+explain, robustness), ``experiments`` (experiment, demo), ``generator`` (generator train, sample).
 
 torch is imported only by the commands that need it (inside their ``cmd_*`` functions), so
 ``facefair metrics`` audits a predictions CSV on a machine without torch. Errors on bad input
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 from ..errors import FaceFairError
 from ..logs import show_messages
-from . import data, evaluation, experiments, training
+from . import data, evaluation, experiments, generator, training
 from .common import Parser
 
-GROUPS = (data, training, evaluation, experiments)
+GROUPS = (data, training, generator, evaluation, experiments)
 
 
 def build_parser() -> Parser:

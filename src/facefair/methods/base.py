@@ -71,12 +71,18 @@ class RunSetup:
     #: rebuilds another trained run (:func:`facefair.runfolder.load_run`), lent by the trainer so
     #: that a method reading one (ASAC's independent protected classifier) imports no run loading
     load_run: Callable[..., Any] | None = None
+    #: the validation split (g-SMOTE's adaptive sampling reads its per-cell losses each epoch)
+    val_ds: SplitImages | None = None
 
     def train_batches(self, batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(images on the device, protected labels) of the train split, in order, unflipped."""
-        for b in iterate(self.train_ds, batch_size or self.cfg.eval_batch_size, workers=self.cfg.workers,
-                           pin_memory=self.device.type == "cuda"):
+        for b in self.split_batches(self.train_ds, batch_size):
             yield to_input(b["x"], self.device, self.cfg.channels_last), b["group"].to(self.device)
+
+    def split_batches(self, ds: SplitImages, batch_size: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
+        """The raw batches (uint8 images, labels, groups, indices) of a split, in order."""
+        yield from iterate(ds, batch_size or self.cfg.eval_batch_size, workers=self.cfg.workers,
+                           pin_memory=self.device.type == "cuda")
 
 
 @dataclass
