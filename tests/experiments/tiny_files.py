@@ -64,3 +64,32 @@ id = "reg"
 label = "Regularized (chosen)"
 choose = { among = ["w1", "w0"], metric = "equal_opportunity_diff", reference = "base", accuracy_within = 1.0 }
 """
+
+# The generative rows: a generator trained once for the experiment, named "@generator", and a
+# labeller named by its run id.
+GENERATIVE = TINY.split("[[run]]")[0] + """
+[generator]
+size = 32
+latent_dim = 8
+width = 8
+batch_size = 32
+quality_n = 0
+cpu = { epochs = 1 }
+gpu = { epochs = 5 }
+
+[[run]]
+id = "base"
+label = "Base"
+
+[[run]]
+id = "gsmote"
+label = "g-SMOTE"
+method = "gsmote"
+options = { generator = "@generator" }
+
+[[run]]
+id = "gan"
+label = "GAN Debiasing"
+method = "gan_debias"
+options = { generator = "@generator", labeler_run = "@base", samples = 64 }
+"""

@@ -21,7 +21,7 @@ from ..options import check_options
 from ..report.tables import fmt_value
 from ..runfolder import RunFolder
 from .archive import read_restored, run_validation
-from .spec import SCALES, CrossSpec, Experiment
+from .spec import GENERATOR_REF, SCALES, CrossSpec, Experiment
 
 
 @dataclass
@@ -106,6 +106,8 @@ class PlannedRun:
     cross: list[CrossSpec] = field(default_factory=list)
     grid: dict[str, Any] = field(default_factory=dict)  # this run's grid values (target, arch, ...)
     choice: Choice | None = None
+    #: the experiment's generator, where its options name it: (folder, config), trained first
+    generator: tuple[Path, Any] | None = None
     # a made pick, kept for the command's run: its candidates are finished and stay so
     _picked: tuple[PlannedRun, str] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -232,6 +234,7 @@ def plan(exp: Experiment, scale: str, out: Path, data: Path, seeds: list[int] | 
                           + f"{' x ' if grid else ''}{len(keep)} [[run]]s), more than {limit:,}; narrow it with "
                             "--seeds, --grid or --runs, or pass --yes to plan them all")
     combos = list(itertools.product(*(grid[k] for k in keys))) or [()]
+    generator = _generator_plan(exp, scale, out, common) if exp.generator else None
     planned: list[PlannedRun] = []
     for seed in seeds if seeds is not None else exp.seeds:
         for combo in combos:
@@ -253,8 +256,34 @@ def plan(exp: Experiment, scale: str, out: Path, data: Path, seeds: list[int] | 
                     base = made[run.base].folder if run.base else None
                     if base is None:
                         over = {**common, **over}
-                    made[run.id] = PlannedRun(folder, run.id, run.label, seed, run.method,
-                                              run.method_options(scale), over, base, list(run.evaluate),
-                                              cross, values)
+                    options = {k: _resolve(v, made, generator) for k, v in run.method_options(scale).items()}
+                    made[run.id] = PlannedRun(folder, run.id, run.label, seed, run.method, options, over, base,
+                                              list(run.evaluate), cross, values,
+                                              generator=generator if run.uses_generator() else None)
                 planned.append(made[run.id])
     return planned
+
+
+def _generator_plan(exp: Experiment, scale: str, out: Path, common: dict[str, Any]) -> tuple[Path, Any]:
+    """The experiment's generator at this scale: one folder, seed 0, shared by every seed and
+    grid value (an input to the runs, as a pretrained backbone is), trained on the
+    experiment's dataset."""
+    from ..generative.training import GeneratorConfig
+
+    cfg = GeneratorConfig(dataset=common.get("dataset", "synthetic"), root=common.get("root"),
+                          dataset_options=dict(common.get("dataset_options", {})), progress=False,
+                          **exp.generator_options(scale))
+    if common.get("split_seed") is not None:
+        cfg.split_seed = int(common["split_seed"])
+    return out / exp.name / scale / "generator", cfg
+
+
+def _resolve(value: Any, made: dict[str, PlannedRun], generator: tuple[Path, Any] | None) -> Any:
+    """A method option with its references replaced: "@generator" by the generator's folder,
+    "@<run id>" by that run's folder (same seed and grid values)."""
+    if not isinstance(value, str) or not value.startswith("@"):
+        return value
+    if value == GENERATOR_REF:
+        assert generator is not None, "checked when the file was read"
+        return str(generator[0])
+    return str(made[value[1:]].folder)

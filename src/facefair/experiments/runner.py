@@ -26,6 +26,8 @@ def execute(run: PlannedRun, progress: bool, pool: Path | None = None) -> str:
     then its evaluations. ``pool`` is where finished runs may be reused from."""
     if read_restored(run.folder) is not None and RunFolder(run.folder).is_evaluated():
         return "restored"  # its evaluations are the archive's (and a restored base has no config to plan from)
+    if run.generator is not None and not RunFolder(run.folder).is_evaluated():
+        ensure_generator(*run.generator, progress=progress)
     cfg = run.config()
     cfg.progress = progress
     folder = RunFolder(run.folder)
@@ -57,6 +59,17 @@ def execute(run: PlannedRun, progress: bool, pool: Path | None = None) -> str:
     for c in run.cross if run.method != "postprocess" else ():  # group thresholds need the training groups
         cross_evaluate(run.folder, c, progress)
     return status
+
+
+def ensure_generator(folder: Path, cfg: Any, progress: bool) -> None:
+    """Train (or finish) the experiment's generator unless it is done."""
+    from ..generative.training import generator_done, train_generator
+
+    if generator_done(folder, cfg):
+        return
+    cfg.progress = progress
+    log.info(f"training the experiment's generator in {folder}")
+    train_generator(cfg, folder)
 
 
 def cross_evaluate(folder: Path, c: CrossSpec, progress: bool) -> None:
@@ -102,6 +115,11 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
     make = [p for p in planned if p.choice is None]  # a chosen row is made of these
     log.info(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(make)} run(s) in {out / exp.name / scale}")
     if dry_run:
+        gens = {p.generator[0]: p.generator[1] for p in make if p.generator is not None}
+        for folder, gcfg in gens.items():
+            from ..generative.training import generator_done
+
+            log.info(f"  {folder}  generator  [{'done' if generator_done(folder, gcfg) else 'to train'}]")
         for p in make:
             log.info(f"  {p.folder}  {p.method}{f' from {p.base.name}' if p.base else ''}  [{_state(p, out)}]")
         return out / exp.name / scale / "results.md"

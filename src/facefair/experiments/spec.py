@@ -25,11 +25,18 @@ else:  # pragma: no cover
 #: cpu: from scratch on this project's 2-core machine; pretrained: an ImageNet backbone that
 #: installs offline (EfficientNet-Lite0) on the same machine; gpu: the paper's own setting
 SCALES = ("cpu", "pretrained", "gpu")
-TOP_KEYS = {"experiment", "train", "scale", "grid", "run", "cross"}
+TOP_KEYS = {"experiment", "train", "scale", "grid", "run", "cross", "generator"}
 HEAD_KEYS = {"name", "paper", "layout", "seeds", "description"}
 RUN_KEYS = {"id", "label", "method", "options", "from", "train", *SCALES, "evaluate", "choose"}
 CHOOSE_KEYS = {"among", "metric", "reference", "accuracy_within"}
 CROSS_KEYS = {"label", "dataset", "root", "manifest", "target", "protected", "positive", "name", "split"}
+#: a method option whose value is this names the experiment's generator folder ([generator]);
+#: "@<run id>" names that run's folder of the same seed and grid values (a labeller, say)
+GENERATOR_REF = "@generator"
+#: what a [generator] table may not set: the experiment's data and the generator's fixed seed
+GENERATOR_FIXED = {"dataset", "root", "dataset_options", "seed", "progress", "cache"}
+#: grid keys that change the data a generator learns from: one generator cannot serve them all
+DATA_KEYS = {"dataset", "root", "dataset_options"}
 
 
 @dataclass(frozen=True)
@@ -61,10 +68,20 @@ class RunSpec:
     choose: Choose | None = None
 
     def needs(self) -> list[str]:
-        """The runs this one needs made first: its base, or those it chooses among."""
+        """The runs this one needs made first: its base, those it chooses among, and those its
+        options name ("@<run id>")."""
         c = self.choose
         return ([self.base] if self.base else []) + (
-            [*c.among, *([c.reference] if c.reference else [])] if c else [])
+            [*c.among, *([c.reference] if c.reference else [])] if c else []) + self.references()
+
+    def references(self) -> list[str]:
+        """The run ids its method options name as ``"@<run id>"`` (any scale's)."""
+        values = [*self.options.values(), *(v for o in self.scale_options.values() for v in o.values())]
+        return sorted({v[1:] for v in values if isinstance(v, str) and v.startswith("@") and v != GENERATOR_REF})
+
+    def uses_generator(self) -> bool:
+        values = [*self.options.values(), *(v for o in self.scale_options.values() for v in o.values())]
+        return GENERATOR_REF in values
 
     def trainer_options(self, scale: str) -> dict[str, Any]:
         return {**self.train, **self.scales.get(scale, {})}
@@ -113,6 +130,13 @@ class Experiment:
     grid: dict[str, tuple[Any, ...]]
     runs: tuple[RunSpec, ...]
     cross: tuple[CrossSpec, ...] = ()
+    #: the [generator] table: generator options for every scale, and per scale under its name
+    generator: dict[str, Any] = field(default_factory=dict)
+
+    def generator_options(self, scale: str) -> dict[str, Any]:
+        """The [generator] options of a scale: the common ones, then the scale's table."""
+        common = {k: v for k, v in self.generator.items() if k not in SCALES}
+        return {**common, **self.generator.get(scale, {})}
 
     def run(self, run_id: str) -> RunSpec:
         return next(r for r in self.runs if r.id == run_id)
@@ -220,8 +244,40 @@ def load_experiment(path: str | Path) -> Experiment:
             raise _fail(path, f"cross {i}: " + (f"unknown key(s) {', '.join(sorted(bad))}" if bad
                                                else "needs a 'dataset'"))
         cross.append(CrossSpec(**{k: _text(path, v, f"cross {i} {k}") for k, v in c.items()}))
+    generator = _generator(path, doc.get("generator"), specs, grid)
     return Experiment(head["name"], path, head["paper"], description, layout, tuple(seeds), train, scales, grid,
-                      tuple(specs), tuple(cross))
+                      tuple(specs), tuple(cross), generator)
+
+
+def _generator(path: Path, table: Any, runs: list[RunSpec], grid: dict[str, Any]) -> dict[str, Any]:
+    """The checked [generator] table; runs that name "@generator" need one."""
+    from ..generative.training import GeneratorConfig
+
+    users = [r.id for r in runs if r.uses_generator()]
+    if table is None:
+        if users:
+            raise _fail(path, f"run(s) {', '.join(users)} name \"{GENERATOR_REF}\" but the file has no [generator]")
+        return {}
+    table = dict(_table(path, table, "[generator]"))
+    varied = sorted(DATA_KEYS & set(grid))
+    if varied:
+        raise _fail(path, f"[generator]: one generator cannot serve a grid over {', '.join(varied)}")
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"[generator] {key}"
+        options = _table(path, value, where) if key in SCALES else {key: value}
+        bad = GENERATOR_FIXED & set(options)
+        if bad:
+            raise _fail(path, f"{where}: {', '.join(sorted(bad))} come(s) from the experiment, not [generator]")
+        try:
+            checked = check_options(GeneratorConfig, options, "", "generator option")
+        except ConfigError as e:
+            raise _fail(path, f"{where}: {e}") from None
+        if key in SCALES:
+            out[key] = checked
+        else:
+            out.update(checked)
+    return out
 
 
 def _run_spec(path: Path, i: int, run: dict[str, Any], earlier: list[RunSpec]) -> RunSpec:
@@ -262,7 +318,13 @@ def _run_spec(path: Path, i: int, run: dict[str, Any], earlier: list[RunSpec]) -
             get_method(method, opts)
         except ConfigError as e:
             raise _fail(path, f"{where}: {e}") from None
-    return RunSpec(rid, label, method, dict(options), base, train, scales, scale_options, tuple(evaluate))
+    spec = RunSpec(rid, label, method, dict(options), base, train, scales, scale_options, tuple(evaluate))
+    trained = [r.id for r in earlier if r.choose is None]
+    unknown = [r for r in spec.references() if r not in trained]
+    if unknown:
+        raise _fail(path, f"{where}: options name '@{unknown[0]}', which must be an earlier trained run "
+                          f"(or \"{GENERATOR_REF}\"); earlier: {', '.join(trained) or 'none'}")
+    return spec
 
 
 def _choose(path: Path, run: dict[str, Any], earlier: list[RunSpec]) -> Choose:

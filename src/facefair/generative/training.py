@@ -162,6 +162,16 @@ def _prepare_folder(out: Path, cfg: GeneratorConfig, use_existing: bool) -> bool
     return False
 
 
+def generator_done(out: str | Path, cfg: GeneratorConfig) -> bool:
+    """Does ``out`` hold this config's generator, trained for all its epochs?"""
+    out = Path(out)
+    last = RunFolder(out).checkpoint("last")
+    if not (out / CONFIG).is_file() or not last.is_file() or not weights_file(out).is_file():
+        return False
+    _prepare_folder(out, cfg, use_existing=False)  # a folder of other settings is an error, not "not done"
+    return int(load_checkpoint(last, ("epoch",))["epoch"]) >= cfg.epochs
+
+
 def train_generator(cfg: GeneratorConfig, out: str | Path, use_existing: bool = False,
                     stop_after_steps: int | None = None) -> dict[str, Any]:
     """Train (or resume) a generator into ``out``; returns the last epoch's log row.
