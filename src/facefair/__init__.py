@@ -13,14 +13,15 @@ The Python API mirrors the CLI::
     ff.audit("audit", "celeba", "data/celeba", "Smiling", "Male", model_file="m.pt", normalize="imagenet")
     ff.robustness("runs/asac")                  # ASAC noise vs M before/after (JSON + PNG)
     ff.explain_run("runs/ff", "cam", compare="runs/base")  # CAM pictures side by side (PNG)
+    ff.train_generator(ff.GeneratorConfig(dataset="celeba", root="data/celeba"), "gens/celeba64")
     ff.write_report(["runs/base", "runs/asac"], "report.html")
     ff.fairness_report(y, pred, group)          # metrics of any predictions (numpy only)
     ff.run_experiment(ff.load_experiment("experiments/asac_table1.toml"), "runs/exp")
     ff.show_messages()                          # print progress messages, as the CLI does
 
 Nouns (what a run is and holds): ``TrainConfig``, ``RunFolder``, ``LoadedRun``,
-``Experiment``, ``FairnessReport``. Verbs (what one does): ``prepare``, ``train``,
-``mitigate``, ``postprocess``, ``evaluate``, ``evaluate_on``, ``predict``, ``load_run``,
+``Experiment``, ``FairnessReport``, ``GeneratorConfig``. Verbs (what one does): ``prepare``, ``train``,
+``mitigate``, ``postprocess``, ``train_generator``, ``load_generator``, ``evaluate``, ``evaluate_on``, ``predict``, ``load_run``,
 ``robustness``, ``explain_run``, ``write_report``, ``compare``, ``select``, ``audit``,
 ``fairness_report``, ``load_experiment``, ``run_experiment``. Names are imported lazily so that ``facefair.fairness_report`` works
 without torch.
@@ -45,6 +46,9 @@ _LAZY = {
     # models and methods
     "build_model": "facefair.models",
     "get_method": "facefair.methods",
+    "GeneratorConfig": "facefair.generative",
+    "train_generator": "facefair.generative",
+    "load_generator": "facefair.generative",
     # training and mitigation
     "train": "facefair.trainer",
     "mitigate": "facefair.mitigation",

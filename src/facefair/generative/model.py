@@ -95,7 +95,13 @@ def resize(x: torch.Tensor, size: int | None) -> torch.Tensor:
 
 
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> FaceGenerator:
-    """A generator folder made by ``facefair generator train``, or a TorchScript file."""
+    """A generator folder made by ``facefair generator train``, or a TorchScript file.
+
+    Parameters
+    ----------
+    path: the folder or file (the module docstring states the interface a file must have).
+    device: where its decoder and encoder run.
+    """
     path = Path(path)
     if path.is_dir():
         return _load_folder(path).to(device)

@@ -175,7 +175,14 @@ def generator_done(out: str | Path, cfg: GeneratorConfig) -> bool:
 def train_generator(cfg: GeneratorConfig, out: str | Path, use_existing: bool = False,
                     stop_after_steps: int | None = None) -> dict[str, Any]:
     """Train (or resume) a generator into ``out``; returns the last epoch's log row.
-    ``stop_after_steps`` stops after that many steps with a checkpoint (tests of resume)."""
+
+    Parameters
+    ----------
+    cfg: what to train (dataset, size, latent, epochs, ...); saved as ``generator.json``.
+    out: the generator folder; one holding this config's run is resumed where it stopped.
+    use_existing: write into a folder that holds other files (refused otherwise).
+    stop_after_steps: stop after that many steps with a checkpoint (tests of resume).
+    """
     cfg.validate()
     out = Path(out)
     if cfg.threads:
