@@ -10,7 +10,7 @@ from .common import add_data_args, dataset_options
 
 
 def add_parsers(sub: Any) -> None:
-    from ..generative.training import GeneratorConfig
+    from ..generative.config import GeneratorConfig
 
     gen = sub.add_parser("generator", help="train or sample the face generator of the generative methods")
     gsub = gen.add_subparsers(dest="generator_command", metavar="ACTION", required=True)

@@ -268,7 +268,7 @@ def _generator_plan(exp: Experiment, scale: str, out: Path, common: dict[str, An
     """The experiment's generator at this scale: one folder, seed 0, shared by every seed and
     grid value (an input to the runs, as a pretrained backbone is), trained on the
     experiment's dataset."""
-    from ..generative.training import GeneratorConfig
+    from ..generative.config import GeneratorConfig
 
     cfg = GeneratorConfig(dataset=common.get("dataset", "synthetic"), root=common.get("root"),
                           dataset_options=dict(common.get("dataset_options", {})), progress=False,

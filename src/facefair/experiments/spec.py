@@ -251,7 +251,7 @@ def load_experiment(path: str | Path) -> Experiment:
 
 def _generator(path: Path, table: Any, runs: list[RunSpec], grid: dict[str, Any]) -> dict[str, Any]:
     """The checked [generator] table; runs that name "@generator" need one."""
-    from ..generative.training import GeneratorConfig
+    from ..generative.config import GeneratorConfig
 
     users = [r.id for r in runs if r.uses_generator()]
     if table is None:
