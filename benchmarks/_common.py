@@ -101,6 +101,19 @@ def stepping(cfg: Any, task: Any, method_name: str, options: dict[str, Any] | No
     return method, model, _Context(model, opt, cfg, device, torch.Generator().manual_seed(0))
 
 
+def step_rounds(arms: dict[str, tuple[Any, Any, Any]], batches: list[Any], rounds: int) -> dict[str, list[float]]:
+    """Seconds each (method, model, context) arm takes to step every batch, per round, the arms
+    interleaved within each round (so a slow spell of a shared machine hits them alike)."""
+    times: dict[str, list[float]] = {k: [] for k in arms}
+    for _ in range(rounds):
+        for name, (method, model, ctx) in arms.items():
+            t = time.perf_counter()
+            for b in batches:
+                method.train_step(model, b, ctx)
+            times[name].append(time.perf_counter() - t)
+    return times
+
+
 def task_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`add_task_args` options as a result's JSON fields."""
     return {"dataset": args.dataset, "arch": args.arch, "size": args.size, "batch_size": args.batch_size,

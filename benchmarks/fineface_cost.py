@@ -17,7 +17,15 @@ import statistics
 import time
 
 import torch
-from _common import add_task_args, first_train_batches, stepping, task_config, task_fields, write_result
+from _common import (
+    add_task_args,
+    first_train_batches,
+    step_rounds,
+    stepping,
+    task_config,
+    task_fields,
+    write_result,
+)
 
 from facefair.models.attention import class_activation_map, reference_cam_loop
 
@@ -38,13 +46,7 @@ def main() -> None:
         method, model, ctx = stepping(cfg, task, name, options)
         method.train_step(model, batches[0], ctx)  # warm-up
         arms[name] = (method, model, ctx)
-    times: dict[str, list[float]] = {k: [] for k in arms}
-    for _ in range(args.rounds):
-        for name, (method, model, ctx) in arms.items():
-            t = time.perf_counter()
-            for b in batches:
-                method.train_step(model, b, ctx)
-            times[name].append(time.perf_counter() - t)
+    times = step_rounds(arms, batches, args.rounds)
     n_img = args.batch_size * len(batches)
     ips = {k: n_img / statistics.median(v) for k, v in times.items()}
     ratio = ips["erm"] / ips["fineface"]

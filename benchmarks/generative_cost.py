@@ -21,7 +21,15 @@ import time
 from pathlib import Path
 
 import torch
-from _common import add_task_args, first_train_batches, stepping, task_config, task_fields, write_result
+from _common import (
+    add_task_args,
+    first_train_batches,
+    step_rounds,
+    stepping,
+    task_config,
+    task_fields,
+    write_result,
+)
 
 from facefair.data.loader import SplitImages
 from facefair.inference import load_run
@@ -67,13 +75,7 @@ def main() -> None:
             t = time.perf_counter()
             method.validation_losses(model)
             val_pass = time.perf_counter() - t
-        times: dict[str, list[float]] = {k: [] for k in arms}
-        for _ in range(args.rounds):
-            for name, (method, model, ctx) in arms.items():
-                t = time.perf_counter()
-                for b in batches:
-                    method.train_step(model, b, ctx)
-                times[name].append(time.perf_counter() - t)
+        times = step_rounds(arms, batches, args.rounds)
     n_img = cfg.batch_size * len(batches)
     step = {k: statistics.median(v) / len(batches) for k, v in times.items()}
     per_epoch = {k: (s * args.epoch_steps + (val_pass if k == "gsmote_adaptive" else 0.0)) / (step["erm"] * args.epoch_steps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any, Protocol
 
 from ..config import TrainConfig
 from .base import FaceData, Task
@@ -13,8 +14,20 @@ from .registry import load_dataset
 log = logging.getLogger(__name__)
 
 
-def load_task(cfg: TrainConfig) -> Task:
-    """Dataset + task of a config, with the prepared cache attached when there is one."""
+class DataSettings(Protocol):
+    """What a config says about its data (a TrainConfig, a generator's GeneratorConfig)."""
+
+    dataset: str
+    root: str | None
+    dataset_options: dict[str, Any]
+    size: int
+    split_seed: int
+    cache: str | None
+
+
+def load_data(cfg: DataSettings) -> FaceData:
+    """The dataset a config names at its image size, with the prepared cache attached when
+    there is one."""
     opts = dict(cfg.dataset_options)
     if cfg.dataset == "synthetic":
         opts.setdefault("size", cfg.size)
@@ -25,7 +38,12 @@ def load_task(cfg: TrainConfig) -> Task:
         log.info(f"note: {note}")
     if data.images is None and cfg.cache:
         attach_cache(data, cfg.size, cfg.cache)
-    return data.task(cfg.target, cfg.protected)
+    return data
+
+
+def load_task(cfg: TrainConfig) -> Task:
+    """Dataset + task of a config, with the prepared cache attached when there is one."""
+    return load_data(cfg).task(cfg.target, cfg.protected)
 
 
 def attach_cache(data: FaceData, size: int, cache: str) -> None:

@@ -30,9 +30,8 @@ from torchvision.utils import save_image
 
 from ..atomic import atomic_open, write_json, write_text
 from ..checkpoint import load_checkpoint, save_atomic
-from ..data import load_dataset
 from ..data.base import Task
-from ..data.cache import default_cache_dir, load_cache
+from ..data.from_config import load_data
 from ..data.loader import SplitImages, iterate, n_batches, to_input
 from ..errors import ConfigError
 from ..progress import bar as progress_bar
@@ -46,16 +45,7 @@ log = logging.getLogger(__name__)
 def load_images(cfg: GeneratorConfig) -> Task:
     """The dataset as a task without labels (a generator learns faces, not attributes), with the
     prepared pixel cache attached where ``facefair prepare`` made one."""
-    opts = dict(cfg.dataset_options)
-    if cfg.dataset == "synthetic":
-        opts.setdefault("size", cfg.size)
-    if cfg.dataset in ("fairface", "utkface", "manifest"):
-        opts.setdefault("split_seed", cfg.split_seed)
-    data = load_dataset(cfg.dataset, cfg.root, **opts)
-    cache = default_cache_dir(data, cfg.size) if cfg.cache == "auto" else Path(cfg.cache) if cfg.cache else None
-    if data.images is None and cache is not None and (cache / "meta.json").is_file():
-        data.attach_images(load_cache(data, cache))
-        log.info(f"using prepared cache {cache}")
+    data = load_data(cfg)
     zeros = np.zeros(len(data), np.int64)
     return Task(data, "-", "-", zeros, ["-", "-"], zeros, ["-"])
 
