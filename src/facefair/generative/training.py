@@ -42,6 +42,7 @@ from .nets import Discriminator
 
 log = logging.getLogger(__name__)
 
+
 def load_images(cfg: GeneratorConfig) -> Task:
     """The dataset as a task without labels (a generator learns faces, not attributes), with the
     prepared pixel cache attached where ``facefair prepare`` made one."""
