@@ -59,3 +59,13 @@ def test_the_generator_is_trained_once_and_shared_by_the_seeds(tmp_path: Path) -
     assert "g-SMOTE" in (out / "tiny" / "cpu" / "results.md").read_text()
     run_experiment(exp, out, progress=False, runs=["gsmote"])  # done: nothing retrained
     assert (gen / "checkpoints" / "generator.pt").stat().st_mtime_ns == stamp
+
+
+def test_a_dry_run_lists_the_generator_and_its_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from facefair.cli import main
+
+    path = write(tmp_path, GENERATIVE)
+    assert main(["experiment", "run", str(path), "--out", str(tmp_path / "out"), "--dry-run", "--seeds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'out' / 'tiny' / 'cpu' / 'generator'}  generator  [to train]" in out
+    assert not (tmp_path / "out").exists()  # a dry run writes nothing
