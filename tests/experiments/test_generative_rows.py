@@ -69,3 +69,15 @@ def test_a_dry_run_lists_the_generator_and_its_state(tmp_path: Path, capsys: pyt
     out = capsys.readouterr().out
     assert f"{tmp_path / 'out' / 'tiny' / 'cpu' / 'generator'}  generator  [to train]" in out
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
+
+
+def test_generative_rows_restore_elsewhere_without_their_generator(tmp_path: Path) -> None:
+    exp = load_experiment(write(tmp_path, GENERATIVE.replace("seeds = [0, 1]", "seeds = [0]")))
+    run_experiment(exp, tmp_path / "a", progress=False, runs=["gsmote"])
+    archive = tmp_path / "a" / "tiny" / "cpu" / "results.json"
+    run_experiment(exp, tmp_path / "b", progress=False, runs=["gsmote"], restore=[archive])
+    restored = tmp_path / "b" / "tiny" / "cpu"
+    assert (restored / "gsmote-s0" / "metrics.json").is_file()
+    assert not (restored / "generator").exists()  # nothing trained: the rows came from the archive
+    assert (restored / "results.md").read_text().split("Seeds")[1] == \
+        (tmp_path / "a" / "tiny" / "cpu" / "results.md").read_text().split("Seeds")[1]

@@ -13,12 +13,16 @@ from typing import Any
 
 from ..config import VOLATILE, TrainConfig
 from ..errors import ConfigError
+from ..generative.model import CONFIG as GENERATOR_CONFIG
 from ..methods import get_method
 from ..runfolder import RunFolder
 
 #: identity keys a restore does not compare: where the data and cache lie on each machine, and a
 #: fine-tune's base (a run of its own, compared where it is restored or trained)
 MACHINE_KEYS = ("root", "cache", "init")
+#: method options that name another folder (a run, a generator): like ``init``, compared by what
+#: that folder holds where it exists, and left out of a restore's comparison (paths are per machine)
+FOLDER_OPTIONS = ("generator", "labeler_run", "classifier_run")
 
 
 def identity(cfg: TrainConfig, depth: int = 0) -> dict[str, Any]:
@@ -32,11 +36,30 @@ def identity(cfg: TrainConfig, depth: int = 0) -> dict[str, Any]:
     d["method_options"] = dataclasses.asdict(get_method(cfg.method, cfg.method_options).options)
     if cfg.method == "postprocess":  # what was asked, not what the fit found (its rule, its base's method)
         d["method_options"] = {k: d["method_options"][k] for k in ("constraint", "seed")}
+    for key in FOLDER_OPTIONS:
+        if isinstance(d["method_options"].get(key), str) and d["method_options"][key]:
+            d["method_options"][key] = _folder_identity(Path(d["method_options"][key]), depth)
     base = RunFolder(d["init"]) if d.get("init") else None  # a run folder, or a .pt file (no config)
     if base is not None and base.has_config() and depth < 8:
         d["init"] = identity(base.config(), depth + 1)
     # in JSON's shapes (tuples as lists), so an identity read back from an archive compares equal
     return json.loads(json.dumps(d))
+
+
+def _folder_identity(path: Path, depth: int) -> Any:
+    """What a folder an option names holds: a run's identity, a generator's settings (less where
+    its data lie), or the path itself where neither is there (yet)."""
+    run = RunFolder(path)
+    if run.has_config() and depth < 8:
+        return identity(run.config(), depth + 1)
+    gen = path / GENERATOR_CONFIG
+    if gen.is_file():
+        try:
+            settings = json.loads(gen.read_text())
+        except ValueError:
+            return str(path)
+        return {k: v for k, v in settings.items() if k not in ("root", "cache", "progress", "threads", "checkpoint_every")}
+    return str(path)
 
 
 def same_training(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -54,7 +77,8 @@ def _filled(d: dict[str, Any]) -> dict[str, Any]:
         own = get_method(str(out.get("method")), {}).options.to_dict()
     except ConfigError:
         own = {}
-    out["method_options"] = {**json.loads(json.dumps(own)), **(out.get("method_options") or {})}
+    out["method_options"] = {k: v for k, v in {**json.loads(json.dumps(own)), **(out.get("method_options") or {})}.items()
+                             if k not in FOLDER_OPTIONS}
     if isinstance(out.get("init"), dict):
         out["init"] = _filled(out["init"])
     return out
