@@ -61,7 +61,3 @@ class FeatureNet:
         return np.concatenate([self.model.features(resize(part.float(), FEATURE_SIZE)).double().numpy()
                                for part in x.split(batch_size)])
 
-
-def fd_lite0(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor) -> float:
-    """FD-Lite0 between two image sets."""
-    return frechet_distance(*gaussian(net(real)), *gaussian(net(fake)))

@@ -39,6 +39,7 @@ from ..runfolder import RunFolder
 from .config import GeneratorConfig
 from .model import CONFIG, build_nets, read_config, weights_file
 from .nets import Discriminator
+from .quality import FeatureNet, frechet_distance, gaussian
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ def train_generator(cfg: GeneratorConfig, out: str | Path, use_existing: bool = 
     fixed_z = torch.randn(64, cfg.latent_dim, generator=torch.Generator().manual_seed(cfg.seed + 11))
     fixed_x = to_input(next(iterate(val_ds, 16))["x"])
     budget = stop_after_steps
+    quality: Quality | None = None  # made at the first epoch's end (a run stopped before needs none)
     while epoch < cfg.epochs:
         t0, first = time.perf_counter(), step
         for k in "gde":
@@ -178,7 +180,9 @@ def train_generator(cfg: GeneratorConfig, out: str | Path, use_existing: bool = 
         seconds = time.perf_counter() - t0
         row = {"epoch": epoch + 1, **{k: v / per_epoch for k, v in sums.items()},
                "img_per_s": round((step - first) * cfg.batch_size / max(seconds, 1e-9), 1)}
-        row.update(_end_epoch(nets, cfg, out, epoch, fixed_z, fixed_x, task, val_ds))
+        if quality is None and cfg.quality_n:
+            quality = Quality(cfg, task, val_ds)
+        row.update(_end_epoch(nets, out, epoch, fixed_z, fixed_x, quality))
         history.append(row)
         epoch, step, sums = epoch + 1, 0, {}
         save_atomic({"generator": nets.g.state_dict(), "encoder": nets.e.state_dict()}, weights_file(out))
@@ -189,8 +193,8 @@ def train_generator(cfg: GeneratorConfig, out: str | Path, use_existing: bool = 
 
 
 @torch.no_grad()
-def _end_epoch(nets: _Nets, cfg: GeneratorConfig, out: Path, epoch: int, fixed_z: torch.Tensor,
-               fixed_x: torch.Tensor, task: Task, val_ds: SplitImages) -> dict[str, Any]:
+def _end_epoch(nets: _Nets, out: Path, epoch: int, fixed_z: torch.Tensor, fixed_x: torch.Tensor,
+               quality: Quality | None) -> dict[str, Any]:
     """The epoch's sample grid (eval mode, as the methods decode) and its quality figures."""
     nets.g.eval()
     nets.e.eval()
@@ -202,27 +206,33 @@ def _end_epoch(nets: _Nets, cfg: GeneratorConfig, out: Path, epoch: int, fixed_z
     with atomic_open(path, "wb") as fh:
         save_image(grid, fh, nrow=8, padding=1, format="png")
     row: dict[str, Any] = {"val_rec_l1": float((recon - fixed_x).abs().mean())}
-    if cfg.quality_n:
-        row.update(quality(nets, cfg, task, val_ds))
+    if quality is not None:
+        row.update(quality(nets.g))
     return row
 
 
-_FEATURES: list[Any] = []
+class Quality:
+    """FD-Lite0 of ``quality_n`` samples against as many validation faces (the first ones), and
+    the floor: the same distance between those faces and as many training faces. The real faces'
+    features and the floor do not change, so they are computed once per training call."""
 
+    def __init__(self, cfg: GeneratorConfig, task: Task, val_ds: SplitImages):
+        self.net = FeatureNet()
+        self.n = min(cfg.quality_n, len(val_ds))
+        self.seed, self.latent_dim = cfg.seed + 13, cfg.latent_dim
+        real = SplitImages(task, val_ds.indices[: self.n], cfg.size)
+        self.real = gaussian(self.net(self._pixels(real)))
+        other = gaussian(self.net(self._pixels(image_split(task, cfg, "train", self.n))))
+        self.floor = frechet_distance(*self.real, *other)
 
-@torch.no_grad()
-def quality(nets: _Nets, cfg: GeneratorConfig, task: Task, val_ds: SplitImages) -> dict[str, float]:
-    """FD-Lite0 of ``quality_n`` samples against as many validation faces, and the floor: the
-    same distance between those faces and as many training faces."""
-    from .quality import FeatureNet, fd_lite0
+    @staticmethod
+    def _pixels(ds: SplitImages) -> torch.Tensor:
+        return torch.cat([to_input(b["x"]) for b in iterate(ds, 256)])
 
-    if not _FEATURES:
-        _FEATURES.append(FeatureNet())
-    net = _FEATURES[0]
-    n = min(cfg.quality_n, len(val_ds))
-    real = torch.cat([to_input(b["x"]) for b in iterate(val_ds, 256)])[:n]
-    gen = torch.Generator().manual_seed(cfg.seed + 13)
-    fake = torch.cat([nets.g(torch.randn(len(part), cfg.latent_dim, generator=gen)) for part in real.split(256)])
-    train_ds = image_split(task, cfg, "train", n)
-    other = torch.cat([to_input(b["x"]) for b in iterate(train_ds, 256)])[:n]
-    return {"fd_lite0": fd_lite0(net, real, fake), "fd_lite0_floor": fd_lite0(net, real, other), "quality_n": n}
+    @torch.no_grad()
+    def __call__(self, g: torch.nn.Module) -> dict[str, float]:
+        gen = torch.Generator().manual_seed(self.seed)
+        fake = torch.cat([g(torch.randn(len(part), self.latent_dim, generator=gen))
+                          for part in torch.arange(self.n).split(256)])
+        return {"fd_lite0": frechet_distance(*self.real, *gaussian(self.net(fake))), "fd_lite0_floor": self.floor,
+                "quality_n": self.n}
