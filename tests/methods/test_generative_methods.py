@@ -141,8 +141,9 @@ def test_adaptive_sampling_draws_the_cells_by_their_validation_loss(tmp_path: Pa
     method = get_method("gsmote", {"adaptive": True, "per_batch": 40})
     run = run_setup(tmp_path)
     method.use_pool(method.make_pool(nn.Identity(), run, pixel_generator()), run)
-    largest = max(method.real_cells, key=lambda c: len(method.real_cells[c]))
-    method.cell_weights = {"0,0": 0.0, "0,1": 0.0, "1,0": 0.0, "1,1": 0.0, f"{largest[0]},{largest[1]}": 1.0}
+    key = max(method.cells, key=lambda c: len(method.cells[c][1]))  # the cell with the most real faces
+    largest = tuple(map(int, key.split(",")))
+    method.cell_weights = {"0,0": 0.0, "0,1": 0.0, "1,0": 0.0, "1,1": 0.0, key: 1.0}
     _, y, g = method.draw(Ctx(), torch.device("cpu"))  # the largest cell lends its real faces
     assert len(y) == 40 and bool(((g == largest[0]) & (y == largest[1])).all())
     method.cell_weights = {"0,0": 1.0, "0,1": 1.0, "1,0": 1.0, "1,1": 3.0}

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..config import VOLATILE, TrainConfig
 from ..errors import ConfigError
+from ..generative.config import GeneratorConfig
 from ..generative.model import CONFIG as GENERATOR_CONFIG
 from ..methods import get_method
 from ..runfolder import RunFolder
@@ -58,7 +59,7 @@ def _folder_identity(path: Path, depth: int) -> Any:
             settings = json.loads(gen.read_text())
         except ValueError:
             return str(path)
-        return {k: v for k, v in settings.items() if k not in ("root", "cache", "progress", "threads", "checkpoint_every")}
+        return {k: v for k, v in settings.items() if k not in ("root", *GeneratorConfig.VOLATILE)}
     return str(path)
 
 

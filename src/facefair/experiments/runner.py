@@ -115,10 +115,10 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
     make = [p for p in planned if p.choice is None]  # a chosen row is made of these
     log.info(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(make)} run(s) in {out / exp.name / scale}")
     if dry_run:
+        from ..generative.training import generator_done
+
         gens = {p.generator[0]: p.generator[1] for p in make if p.generator is not None}
         for folder, gcfg in gens.items():
-            from ..generative.training import generator_done
-
             log.info(f"  {folder}  generator  [{'done' if generator_done(folder, gcfg) else 'to train'}]")
         for p in make:
             log.info(f"  {p.folder}  {p.method}{f' from {p.base.name}' if p.base else ''}  [{_state(p, out)}]")

@@ -74,14 +74,17 @@ class RunSpec:
         return ([self.base] if self.base else []) + (
             [*c.among, *([c.reference] if c.reference else [])] if c else []) + self.references()
 
+    def option_values(self) -> list[Any]:
+        """Every value its method options take, at any scale."""
+        return [*self.options.values(), *(v for o in self.scale_options.values() for v in o.values())]
+
     def references(self) -> list[str]:
         """The run ids its method options name as ``"@<run id>"`` (any scale's)."""
-        values = [*self.options.values(), *(v for o in self.scale_options.values() for v in o.values())]
-        return sorted({v[1:] for v in values if isinstance(v, str) and v.startswith("@") and v != GENERATOR_REF})
+        return sorted({v[1:] for v in self.option_values()
+                       if isinstance(v, str) and v.startswith("@") and v != GENERATOR_REF})
 
     def uses_generator(self) -> bool:
-        values = [*self.options.values(), *(v for o in self.scale_options.values() for v in o.values())]
-        return GENERATOR_REF in values
+        return GENERATOR_REF in self.option_values()
 
     def trainer_options(self, scale: str) -> dict[str, Any]:
         return {**self.train, **self.scales.get(scale, {})}

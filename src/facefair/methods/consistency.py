@@ -94,7 +94,6 @@ class Consistency(Method):
     summary = "consistency regularisation (Krishnan & Rattani 2023): agree across semantics-preserving augmentations"
     Options = ConsistencyOptions
     options: ConsistencyOptions
-    sync_bn = True  # the same forwards on every rank
 
     def train_step(self, model: nn.Module, batch: Batch, ctx: StepContext) -> dict[str, float]:
         o = self.options

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..data.loader import to_input
 from ..errors import ConfigError
 from ..generative import FaceGenerator
 from ..generative.latent import fit_hyperplane, flip_protected
@@ -96,12 +97,12 @@ class GanDebias(SyntheticAugmentation):
         n = o.samples or max(len(run.train_ds) // 2, 2)
         z = gen.sample_latent(n, torch.Generator().manual_seed(run.cfg.seed + 17))
         images = decode_all(gen, z, size, run.device)
-        x = images.to(run.device).permute(0, 3, 1, 2).float().div_(255.0)
+        x = to_input(images, run.device)  # labelled as stored: rounded to 8 bits
         yt, yg = labels_of(target, x), labels_of(protected, x)
         ht, hg = fit_hyperplane(z, yt), fit_hyperplane(z, yg)
         z2 = flip_protected(z, ht, hg)
         flipped = decode_all(gen, z2, size, run.device)
-        x2 = flipped.to(run.device).permute(0, 3, 1, 2).float().div_(255.0)
+        x2 = to_input(flipped, run.device)
         yt2, yg2 = labels_of(target, x2), labels_of(protected, x2)
         self.info = {
             "samples": n, "target_positive_rate": float(yt.float().mean()), "protected_rate": float(yg.float().mean()),

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.loader import to_input
 from ..errors import ConfigError
 from ..generative import FaceGenerator
 from ..generative.latent import smote
@@ -109,10 +110,13 @@ class GSmote(SyntheticAugmentation):
         if self.options.adaptive:
             if run.val_ds is None:
                 raise ConfigError("gsmote adaptive sampling reads the validation split; this caller lends none")
+            # per (group, class) cell of the training split, "g,y" as the validation losses key it:
+            # its generated faces (pool rows) and its real ones (training positions), found once
             ds = run.train_ds
-            self.real_cells = {(int(a), int(b)): torch.from_numpy(np.flatnonzero(
-                (ds.task.group[ds.indices] == a) & (ds.task.y[ds.indices] == b))) for a, b in
-                {(int(a), int(b)) for a, b in zip(ds.task.group[ds.indices], ds.task.y[ds.indices])}}
+            g, y = ds.task.group[ds.indices], ds.task.y[ds.indices]
+            self.cells = {f"{a},{b}": (torch.nonzero((pool.group == a) & (pool.y == b)).flatten(),
+                                       torch.from_numpy(np.flatnonzero((g == a) & (y == b))))
+                          for a, b in sorted({(int(a), int(b)) for a, b in zip(g, y)})}
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "cell_weights": self.cell_weights, "weights_epoch": self.weights_epoch}
@@ -130,8 +134,7 @@ class GSmote(SyntheticAugmentation):
         model.eval()
         sums: dict[str, list[float]] = {}
         for b in self.run.split_batches(self.run.val_ds):
-            x = b["x"].to(self.run.device).permute(0, 3, 1, 2).float().div_(255.0)
-            losses = F.cross_entropy(model(x).float(), b["y"].to(self.run.device), reduction="none").cpu()
+            losses = F.cross_entropy(model(to_input(b["x"], self.run.device)).float(), b["y"].to(self.run.device), reduction="none").cpu()
             for gc, yc, v in zip(b["group"].tolist(), b["y"].tolist(), losses.tolist()):
                 s = sums.setdefault(f"{gc},{yc}", [0.0, 0])
                 s[0] += v
@@ -143,7 +146,7 @@ class GSmote(SyntheticAugmentation):
         if not self.options.adaptive or not self.per_batch:
             return super().draw(ctx, device)
         assert self.pool is not None and self.run is not None
-        keys = sorted(k for k in self.cell_weights if tuple(map(int, k.split(","))) in self.real_cells)
+        keys = sorted(k for k in self.cell_weights if k in self.cells)
         w = torch.tensor([self.cell_weights[k] for k in keys], dtype=torch.double)
         counts = torch.bincount(torch.multinomial(w / w.sum(), self.per_batch, replacement=True, generator=ctx.generator),
                                 minlength=len(keys))
@@ -151,16 +154,12 @@ class GSmote(SyntheticAugmentation):
         for key, m in zip(keys, counts.tolist()):
             if not m:
                 continue
-            gc, yc = map(int, key.split(","))
-            in_pool = torch.nonzero((self.pool.group == gc) & (self.pool.y == yc)).flatten()
+            in_pool, real = self.cells[key]
             if len(in_pool):
                 x, y, g = self.pool.take(in_pool[torch.randint(len(in_pool), (m,), generator=ctx.generator)], device)
             else:  # the largest cell has no generated faces: its real ones
-                real = self.real_cells[(gc, yc)]
-                pos = real[torch.randint(len(real), (m,), generator=ctx.generator)]
-                b = self.run.train_ds[pos.tolist()]
-                x = b["x"].to(device).permute(0, 3, 1, 2).float().div_(255.0)
-                y, g = b["y"].to(device), b["group"].to(device)
+                b = self.run.train_ds[real[torch.randint(len(real), (m,), generator=ctx.generator)].tolist()]
+                x, y, g = to_input(b["x"], device), b["y"].to(device), b["group"].to(device)
             xs.append(x)
             ys.append(y)
             gs.append(g)

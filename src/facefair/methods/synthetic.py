@@ -23,6 +23,7 @@ from torchvision.utils import save_image
 
 from ..atomic import atomic_open
 from ..checkpoint import load_checkpoint, save_atomic
+from ..data.loader import to_input
 from ..errors import ConfigError
 from ..generative import FaceGenerator, load_generator
 from .base import Batch, Method, MethodOptions, RunSetup, StepContext
@@ -63,8 +64,7 @@ class Pool:
         return len(self.y)
 
     def take(self, idx: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self.x[idx].to(device).permute(0, 3, 1, 2).float().div_(255.0)
-        return x, self.y[idx].to(device), self.group[idx].to(device)
+        return to_input(self.x[idx], device), self.y[idx].to(device), self.group[idx].to(device)
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -99,7 +99,7 @@ class SyntheticAugmentation(Method):
         pool = self.make_pool(model, run, self.generator(run))
         save_atomic({"x": pool.x, "y": pool.y, "group": pool.group, "info": self.info}, run.out / POOL)
         with atomic_open(run.out / "synthetic.png", "wb") as fh:
-            save_image(pool.x[:64].permute(0, 3, 1, 2).float() / 255, fh, nrow=8, padding=1, format="png")
+            save_image(to_input(pool.x[:64]), fh, nrow=8, padding=1, format="png")
         self.use_pool(pool, run)
 
     def use_pool(self, pool: Pool, run: RunSetup) -> None:
@@ -146,8 +146,7 @@ def encode_split(gen: FaceGenerator, run: RunSetup) -> tuple[torch.Tensor, torch
     """Latent codes, targets and groups of every training image, in the split's order."""
     codes, ys, gs = [], [], []
     for b in run.split_batches(run.train_ds):
-        x = b["x"].to(run.device).permute(0, 3, 1, 2).float().div_(255.0)
-        codes.append(gen.encode(x).cpu())
+        codes.append(gen.encode(to_input(b["x"], run.device)).cpu())
         ys.append(b["y"])
         gs.append(b["group"])
     return torch.cat(codes), torch.cat(ys), torch.cat(gs)
