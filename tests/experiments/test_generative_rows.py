@@ -33,6 +33,18 @@ def test_references_resolve_to_the_generator_and_the_same_seeds_run(tmp_path: Pa
     assert plan(exp, "gpu", tmp_path / "out", tmp_path)[1].generator[1].epochs == 5
 
 
+def test_a_set_dataset_is_the_generators_dataset_too(tmp_path: Path) -> None:
+    """Another dataset by --set (Table 5's rows on CelebA): the runs and their generator read
+    it, its root relative to the data folder as the file's root is."""
+    exp = load_experiment(write(tmp_path, GENERATIVE))
+    sets = {"dataset": "celeba", "root": "faces", "target": "Smiling", "protected": "Male"}
+    planned = plan(exp, "cpu", tmp_path / "out", tmp_path / "data", sets=sets)
+    gen = planned[0].generator or planned[1].generator
+    assert gen is not None and gen[1].dataset == "celeba" and gen[1].root == str(tmp_path / "data" / "faces")
+    assert {p.overrides["root"] for p in planned if p.base is None} == {str(tmp_path / "data" / "faces")}
+    assert sets["root"] == "faces"  # the caller's record of what was set is left as given
+
+
 @pytest.mark.parametrize("text, message", [
     (TINY + '\n[[run]]\nid = "g"\nmethod = "gsmote"\noptions = { generator = "@generator" }\n', "has no \\[generator\\]"),
     (GENERATIVE.replace('labeler_run = "@base"', 'labeler_run = "@later"'), "'@later', which must be an earlier"),

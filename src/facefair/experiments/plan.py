@@ -21,7 +21,7 @@ from ..options import check_options
 from ..report.tables import fmt_value
 from ..runfolder import RunFolder
 from .archive import read_restored, run_validation
-from .spec import GENERATOR_REF, SCALES, CrossSpec, Experiment
+from .spec import DATA_KEYS, GENERATOR_REF, SCALES, CrossSpec, Experiment
 
 
 @dataclass
@@ -212,7 +212,10 @@ def plan(exp: Experiment, scale: str, out: Path, data: Path, seeds: list[int] | 
         raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {scale!r}")
     if scale not in exp.scales:
         raise ConfigError(f"{exp.path}: no [scale.{scale}] section")
-    common = {**exp.train, **exp.scales[scale]}
+    if "root" in sets:  # relative to the data folder, as the file's root is
+        sets["root"] = str(data / sets["root"])
+    # the data a --set names is the generator's data too (one generator serves every run)
+    common = {**exp.train, **exp.scales[scale], **{k: v for k, v in sets.items() if k in DATA_KEYS}}
     if "root" in common:
         common["root"] = str(data / common["root"])
     cross = [c.under(data) for c in exp.cross]
