@@ -35,6 +35,7 @@ def test_training_stopped_mid_epoch_and_resumed_ends_with_the_same_weights(tmp_p
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     rows = [json.loads(line) for line in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
+    assert all(r["train_seconds"] > 0 for r in rows)  # each epoch's training time is logged
     assert sorted(p.name for p in (tmp_path / "resumed" / "samples").iterdir()) == ["epoch-001.png", "epoch-002.png"]
     # a different seed trains other weights
     train_generator(tiny(seed=1, epochs=1), tmp_path / "other")
