@@ -27,8 +27,28 @@ def cpu_model() -> str:
     return platform.processor()
 
 
+#: the instruction-set flags a speed figure depends on (bf16 native or emulated, vector width)
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+def cpu_flags() -> list[str]:
+    """Which of :data:`SPEED_FLAGS` this CPU has (/proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [x for x in SPEED_FLAGS if x in have]
+    except OSError:
+        pass
+    return []
+
+
 def machine() -> dict[str, Any]:
-    return {"platform": platform.platform(), "cpu": cpu_model(), "python": platform.python_version(),
+    from facefair.devices import cpu_has_native_bf16
+
+    return {"platform": platform.platform(), "cpu": cpu_model(), "cpu_flags": cpu_flags(),
+            "native_bf16": cpu_has_native_bf16(), "python": platform.python_version(),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
             "date": time.strftime("%Y-%m-%d")}
@@ -48,13 +68,23 @@ def write_result(name: str, result: dict[str, Any], row: str) -> Path:
 def rebuild_table() -> None:
     """docs/BENCHMARKS.md from every result in docs/benchmarks/ (also after copying one in from
     another machine: ``python benchmarks/_common.py``)."""
-    rows = [json.loads(p.read_text())["row"] for p in sorted(RESULTS.glob("*.json"))]
+    rows = [_with_machine(json.loads(p.read_text())) for p in sorted(RESULTS.glob("*.json"))]
     (DOCS / "BENCHMARKS.md").write_text(
         "# Benchmarks\n\nWritten by the scripts in `benchmarks/` (one JSON each in `docs/benchmarks/`). "
         "On a shared, noisy machine a speed figure is only meaningful as a ratio measured within one run, "
         "so each row compares two things measured in the same process, interleaved in rounds where the "
         "script says so (epoch_time: the trainer's epochs, then the same step on a random on-device batch; the GPU rows are read in RESULTS.md, \"Speed on a GPU\").\n\n"
-        "| benchmark | setting | result | ratio |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+        "| benchmark | setting | result | ratio | machine (CPU, its speed flags, date) |\n|---|---|---|---|---|\n"
+        + "\n".join(rows) + "\n")
+
+
+def _with_machine(doc: dict[str, Any]) -> str:
+    """A result's row with the machine it was measured on (flags: where the result recorded them)."""
+    m = doc.get("machine") or {}
+    flags = " ".join(m["cpu_flags"]) if m.get("cpu_flags") is not None else "flags not recorded"
+    cpu = f"{m['cpu']} ({flags})" if m.get("cpu") else "CPU not recorded"
+    where = f"{cpu}{', CUDA' if m.get('cuda') else ''}, {m.get('date', '?')}"
+    return doc["row"].rstrip().rstrip("|").rstrip() + f" | {where} |"
 
 
 def add_task_args(ap: argparse.ArgumentParser) -> None:

@@ -46,7 +46,7 @@ def test_trainer_and_method_options_are_checked_against_their_declared_types() -
     cfg = TrainConfig()
     cfg.override({"epochs": "4", "lr": 1, "max_train": None, "bf16": "true"})
     assert (cfg.epochs, cfg.lr, cfg.max_train, cfg.bf16) == (4, 1.0, None, True) and isinstance(cfg.lr, float)
-    for options, message in (({"bf16": "yes"}, "option bf16 must be true or false, got 'yes' in run 'x'"),
+    for options, message in (({"flip": "yes"}, "option flip must be true or false, got 'yes' in run 'x'"),
                              ({"epochs": 3.5}, "option epochs must be an integer"),
                              ({"colour": 1}, "unknown training option 'colour' in run 'x'")):
         with pytest.raises(ConfigError, match=message):

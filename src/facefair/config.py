@@ -18,6 +18,8 @@ from .options import check_options
 
 #: Validation metrics that may pick the best epoch (higher is better), or the last epoch.
 SELECTABLE = ("accuracy", "worst_group_accuracy", "tpr", "worst_group_tpr", "last")
+#: --precision: auto follows the hardware (facefair.devices.resolve_precision)
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
 def option(default: Any, help: str, group: str = "", choices: tuple[str, ...] = (), metavar: str = "",
@@ -68,7 +70,9 @@ class TrainConfig:
     momentum: float = option(0.9, "SGD momentum", "training")
     clip: float | None = option(1.0, "gradient-norm clip (0 = off)", "training")
     schedule: str = option("cosine", "learning-rate schedule", "training", choices=("cosine", "constant"))
-    bf16: bool = option(False, "bf16 autocast", "training")
+    precision: str = option("auto", "auto: bf16 where this CPU or GPU computes it natively, fp32 where it "
+                            "would be emulated; or bf16, fp16, fp32", "training", choices=PRECISIONS)
+    bf16: bool | None = option(None, "bf16 autocast (--no-bf16: fp32); unset, --precision decides", "training")
     fp16: bool = option(False, "fp16 autocast with a gradient scaler (for GPUs without bf16)", "training")
     sync_bn: bool = option(True, "under torchrun, BatchNorm statistics over the global batch", "training")
     channels_last: bool = option(False, "channels-last memory format", "training")
@@ -103,8 +107,14 @@ class TrainConfig:
             raise ConfigError(f"--schedule must be cosine or constant, got {self.schedule!r}")
         if self.select not in SELECTABLE:
             raise ConfigError(f"--select must be one of {', '.join(SELECTABLE)}, got {self.select!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.bf16 and self.fp16:
             raise ConfigError("--bf16 and --fp16 exclude each other; pick one autocast type")
+        flag = self.flag_precision()
+        if flag is not None and self.precision not in ("auto", flag):
+            given = {"bf16": "--bf16", "fp16": "--fp16", "fp32": "--no-bf16"}[flag]
+            raise ConfigError(f"--precision {self.precision} and {given} disagree; give one of them")
         if self.backbone_lr_mult < 0:
             raise ConfigError(f"--backbone-lr-mult must not be negative, got {self.backbone_lr_mult}")
         if self.freeze_stages < 0:
@@ -116,11 +126,27 @@ class TrainConfig:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"--device must be auto, cpu or cuda[:N], got {self.device!r}")
 
+    def flag_precision(self) -> str | None:
+        """What --bf16 / --no-bf16 / --fp16 ask for (the older way to say it), or None."""
+        if self.fp16:
+            return "fp16"
+        return None if self.bf16 is None else "bf16" if self.bf16 else "fp32"
+
+    def requested_precision(self) -> str:
+        """auto, bf16, fp16 or fp32: what this config asks for (an explicit flag wins)."""
+        return self.flag_precision() or self.precision
+
     def override(self, options: dict[str, Any], where: str = "") -> None:
         """Set trainer options by name (None leaves one as it is), each checked against its
         declared type; an unknown name or a value of another type is an error."""
-        given = {k: v for k, v in options.items() if v is not None}
-        for k, v in check_options(type(self), given, where).items():
+        given = check_options(type(self), {k: v for k, v in options.items() if v is not None}, where)
+        # the later of the two ways to ask for a precision replaces the earlier (a fine-tune's
+        # --precision over its base's bf16 = false, a --set bf16=false over a file's precision)
+        if "precision" in given and not {"bf16", "fp16"} & set(given):
+            self.bf16, self.fp16 = None, False
+        elif {"bf16", "fp16"} & set(given) and "precision" not in given:
+            self.precision = "auto"
+        for k, v in given.items():
             setattr(self, k, v)
 
     def to_dict(self) -> dict[str, Any]:

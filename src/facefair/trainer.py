@@ -32,7 +32,7 @@ from .config import TrainConfig
 from .data import Task
 from .data.from_config import load_task
 from .data.loader import SplitImages, iterate, n_batches, random_flip, to_input
-from .devices import autocast, cpu_has_native_bf16, resolve_device
+from .devices import autocast, cpu_has_native_bf16, resolve_device, resolve_precision
 from .errors import ConfigError, DataError
 from .inference import load_run, predict
 from .methods import Batch, Method, RunSetup, get_method
@@ -120,7 +120,7 @@ class _Context:
         self.steps = 0
         self.params = [p for g in optimizer.param_groups for p in g["params"]]
         # fp16's narrow range needs loss scaling; skipped steps (inf grads) are the scaler's job
-        self.scaler = torch.amp.GradScaler(device.type) if cfg.fp16 else None
+        self.scaler = torch.amp.GradScaler(device.type) if resolve_precision(cfg, device)[0] == "fp16" else None
 
     def step(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):
@@ -390,15 +390,17 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, stop_after_steps: int | No
 
 def _announce(run: _Run) -> None:
     cfg, device = run.cfg, run.device
+    precision, why = resolve_precision(cfg, device)
     log.info(f"training {run.method.name} on {cfg.dataset}:{cfg.target} (protected {cfg.protected}), "
              f"{cfg.arch}{f' ({cfg.pretrained})' if cfg.pretrained and not cfg.init else ''} {cfg.size}px, "
-             f"{len(run.train_ds)} train / {len(run.val_ds)} val images, {cfg.epochs} epochs on {device}")
+             f"{len(run.train_ds)} train / {len(run.val_ds)} val images, {cfg.epochs} epochs on {device} "
+             f"in {precision} ({why})")
     if device.type == "cuda" and cfg.workers == 0:
         log.info("note: no loader workers: the GPU waits while each batch is gathered and copied; "
                  "--workers 6 pins and prefetches batches during the step (1.35x on an H200)")
-    if cfg.bf16 and device.type == "cpu" and not cpu_has_native_bf16():
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         log.info("warning: this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 autocast is emulated and "
-                 "about 10x slower than fp32 here; train without --bf16 (experiments: --set bf16=false)")
+                 "4-10x slower than fp32 here; --precision auto or fp32 (experiments: --set precision=fp32)")
 
 
 def _train_epoch(run: _Run, state: LoopState, sample_weights: Any, budget: list[int | None]) -> bool:

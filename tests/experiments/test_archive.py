@@ -52,8 +52,8 @@ def test_restore_finishes_a_table_from_its_archive_without_training_done_runs(tm
         assert main(["experiment", "run", str(path), "--out", str(tmp_path / out), "--no-progress", *args]) != 0
         return capsys.readouterr().err
 
-    err = refused(["--set", "bf16=false", "--restore", str(made / "results.json")], "x")
-    assert f"{made / 'results.json'}: archive of another plan: set {{}} (here {{'bf16': False}})" in err
+    err = refused(["--set", "clip=0.5", "--restore", str(made / "results.json")], "x")
+    assert f"{made / 'results.json'}: archive of another plan: set {{}} (here {{'clip': 0.5}})" in err
     path.write_text(SWEEP.replace("weight = 0.1", "weight = 0.2"))
     assert "run w0 seed 0 was trained with another config" in refused(["--restore", str(made / "results.json")], "y")
     path.write_text(SWEEP)

@@ -41,7 +41,7 @@ def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> Non
         for p in plan(load_experiment(found[name]), "pretrained", tmp_path, tmp_path / "data"):
             if p.base is None and p.choice is None:
                 cfg = p.config()
-                assert (cfg.arch, cfg.pretrained, cfg.bf16) == ("efficientnet_lite0", "imagenet", False), name
+                assert (cfg.arch, cfg.pretrained, cfg.requested_precision()) == ("efficientnet_lite0", "imagenet", "auto"), name
     t1 = plan(load_experiment(found["asac_table1"]), "cpu", tmp_path, tmp_path)
     assert {p.overrides.get("target") for p in t1} == {"Smiling", "Big_Nose", "Wavy_Hair"}
     assert len(load_experiment(found["fineface_table6"]).grid["target"]) == 13
@@ -76,7 +76,7 @@ def test_set_overrides_every_run_and_refuses_what_it_cannot_mean(tmp_path: Path,
         run_experiment(load_experiment(path), out, seeds=[0])
     exp = load_experiment(path)
     for sets, message in (({"colour": "red"}, "unknown training option 'colour' in --set"),
-                          ({"bf16": "yes"}, "option bf16 must be true or false, got 'yes' in --set"),
+                          ({"bf16": "yes"}, "option bf16 must be true or false or none, got 'yes' in --set"),
                           ({"epochs": 3.5}, "option epochs must be an integer, got 3.5"),
                           ({"seed": 3}, "use --seeds"), ({"target": "x"}, "use --grid")):
         if message == "use --grid":

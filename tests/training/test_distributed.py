@@ -18,7 +18,8 @@ from facefair.data.loader import SplitImages, iterate, random_flip
 
 SYNTH = ["--dataset", "synthetic", "--data-opt", "n_train=1536", "--data-opt", "n_val=256",
          "--data-opt", "n_test=512", "--data-opt", "correlation=0.8", "--arch", "tiny", "--size", "32",
-         "--batch-size", "64", "--lr", "3e-3", "--no-progress", "--device", "cpu", "--threads", "1"]
+         "--batch-size", "64", "--lr", "3e-3", "--no-progress", "--device", "cpu", "--threads", "1",
+         "--precision", "fp32"]  # one process against two: equal in fp32 (bf16 rounds them apart)
 
 
 def _env() -> dict[str, str]:

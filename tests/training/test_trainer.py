@@ -139,8 +139,10 @@ def test_bf16_and_channels_last_train(tmp_path: Path, monkeypatch, caplog, nativ
     res = train(small_config(epochs=1, bf16=True, channels_last=True), tmp_path / "r")
     assert res.best_epoch == 1 and res.history[0]["val_accuracy"] > 0.3
     assert any(r.name == "facefair.trainer" for r in caplog.records)  # the trainer's messages go through logging
-    warned = [x for x in caplog.messages if "no native bf16" in x]
-    assert len(warned) == (0 if native else 1) and all("--set bf16=false" in x for x in warned)
+    warned = [x for x in caplog.messages if "warning: this CPU has no native bf16" in x]
+    assert len(warned) == (0 if native else 1) and all("--set precision=fp32" in x for x in warned)
+    assert any("epochs on cpu in bf16 (asked for)" in x for x in caplog.messages)  # the line that starts it
     caplog.clear()
-    train(small_config(epochs=1), tmp_path / "fp32")  # fp32: never a word about bf16
-    assert caplog.messages and not any("bf16" in x for x in caplog.messages)
+    train(small_config(epochs=1, precision="fp32"), tmp_path / "fp32")  # fp32: no warning
+    assert any("epochs on cpu in fp32 (asked for)" in x for x in caplog.messages)
+    assert not any("warning" in x for x in caplog.messages)

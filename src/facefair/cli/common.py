@@ -84,9 +84,10 @@ def add_field_args(p: argparse.ArgumentParser | Any, cls: type, fields: list[dat
     for f in fields:
         flag, dest = "--" + f.name.replace("_", "-"), dest_prefix + f.name
         text = f.metadata.get("help") or (docs or {}).get(f.name, "")
-        if types[f.name] is bool:
+        if types[f.name] in (bool, bool | None):  # None: unset, another option decides (bf16: --precision)
+            shown = "unset" if f.default is None else "on" if f.default else "off"
             p.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
-                           help=f"{text} (default {'on' if f.default else 'off'})".strip())
+                           help=f"{text} (default {shown})".strip())
             continue
         default = None if f.default is dataclasses.MISSING else f.default
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default

@@ -16,7 +16,7 @@ from ..atomic import write_text
 from ..errors import ConfigError, DataError
 from ..report.tables import load_metrics
 from ..runfolder import RunFolder, best_validation
-from .identity import identity, same_training
+from .identity import PRECISION_KEYS, identity, precision_of, same_training
 
 if TYPE_CHECKING:
     from .plan import PlannedRun
@@ -99,6 +99,10 @@ def _read_archive(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _unprecise(sets: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sets.items() if k not in PRECISION_KEYS}
+
+
 def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path, scale: str,
                     sets: dict[str, Any] | None = None) -> int:
     """Fill the run folders not made yet from a ``results.json`` archive of the same
@@ -110,8 +114,10 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
     restored."""
     path = Path(path)
     doc = _read_archive(path)
-    want = {"experiment": exp.name, "scale": scale, "set": dict(sets or {})}
-    have = {"experiment": doc.get("experiment"), "scale": doc.get("scale"), "set": doc.get("set", {})}
+    # precision is compared run by run (what each trained in), not by how a --set asked for it:
+    # an fp32 archive restores where --precision auto resolves to fp32, with or without --set bf16=false
+    want = {"experiment": exp.name, "scale": scale, "set": _unprecise(sets or {})}
+    have = {"experiment": doc.get("experiment"), "scale": doc.get("scale"), "set": _unprecise(doc.get("set", {}))}
     if have != want:
         diff = ", ".join(f"{k} {have[k]!r} (here {want[k]!r})" for k in want if have[k] != want[k])
         raise ConfigError(f"{path}: archive of another plan: {diff}")
@@ -149,8 +155,11 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
             except ConfigError:
                 planned_identity = None  # a fine-tune whose base is restored: compared without it
             if planned_identity is not None and not same_training(planned_identity, r["identity"]):
+                was, now = precision_of(r["identity"]), precision_of(planned_identity)
                 raise ConfigError(f"{path}: run {p.run_id} seed {p.seed} was trained with another config "
-                                  "than the experiment file plans now (the file changed?)")
+                                  "than the experiment file plans now " + (
+                                      f"(in {was}, where this machine plans {now}: --set precision={was})"
+                                      if was != now else "(the file changed?)"))
         tmp = p.folder.with_name(f".{p.folder.name}.restore")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import VOLATILE, TrainConfig
+from ..devices import resolve_device, resolve_precision
 from ..errors import ConfigError
 from ..generative.config import GeneratorConfig
 from ..generative.model import CONFIG as GENERATOR_CONFIG
@@ -33,6 +34,7 @@ def identity(cfg: TrainConfig, depth: int = 0) -> dict[str, Any]:
     d = cfg.to_dict()
     for key in VOLATILE:
         d.pop(key, None)
+    _fold_precision(d, resolve_precision(cfg, _device(cfg.device))[0])
     # every option spelled out: {} and {"order": "ascending"} (the default) train the same
     d["method_options"] = dataclasses.asdict(get_method(cfg.method, cfg.method_options).options)
     if cfg.method == "postprocess":  # what was asked, not what the fit found (its rule, its base's method)
@@ -45,6 +47,30 @@ def identity(cfg: TrainConfig, depth: int = 0) -> dict[str, Any]:
         d["init"] = identity(base.config(), depth + 1)
     # in JSON's shapes (tuples as lists), so an identity read back from an archive compares equal
     return json.loads(json.dumps(d))
+
+
+#: the keys that together say a run's precision (--bf16 and --fp16: the older way to say it)
+PRECISION_KEYS = ("precision", "bf16", "fp16")
+
+
+def _fold_precision(d: dict[str, Any], precision: str | None = None) -> None:
+    """One ``precision`` key (bf16, fp16 or fp32) instead of the three ways to ask for one:
+    ``precision`` as resolved on this machine where given, else from the recorded flags (a
+    record written before ``--precision`` existed: bf16 false meant fp32)."""
+    if precision is None:
+        cfg = TrainConfig(**{k: d[k] for k in PRECISION_KEYS if k in d})
+        precision = resolve_precision(cfg, _device("auto"))[0]
+    for key in PRECISION_KEYS:
+        d.pop(key, None)
+    d["precision"] = precision
+
+
+def _device(name: str) -> Any:
+    """The device a run would use here (a CUDA run planned on a machine without one: the CPU)."""
+    try:
+        return resolve_device(name)
+    except ConfigError:
+        return resolve_device("cpu")
 
 
 def _folder_identity(path: Path, depth: int) -> Any:
@@ -66,14 +92,25 @@ def _folder_identity(path: Path, depth: int) -> Any:
 def same_training(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Two run identities train the same, wherever each machine keeps its data. A key one of
     them lacks (an archive written before the option existed) counts at its default value."""
-    defaults = {k: v for k, v in json.loads(json.dumps(TrainConfig().to_dict())).items() if k not in VOLATILE}
+    defaults = {k: v for k, v in json.loads(json.dumps(TrainConfig().to_dict())).items()
+                if k not in VOLATILE and k not in PRECISION_KEYS}
     return _filled({**defaults, **a}) == _filled({**defaults, **b})
+
+
+def precision_of(ident: dict[str, Any]) -> str:
+    """The precision a run identity (new, or archived before --precision) trained in."""
+    d = dict(ident)
+    folded = "bf16" not in d and "fp16" not in d and d.get("precision") in ("bf16", "fp16", "fp32")
+    _fold_precision(d, d["precision"] if folded else None)  # else a record from before --precision
+    return str(d["precision"])
 
 
 def _filled(d: dict[str, Any]) -> dict[str, Any]:
     """An identity with machine keys dropped and its method's options at their defaults where
     it lacks them (an archive written before the option existed), its base's too."""
     out = {k: v for k, v in d.items() if k not in MACHINE_KEYS}
+    out["precision"] = precision_of(out)
+    out.pop("bf16", None), out.pop("fp16", None)
     try:
         own = get_method(str(out.get("method")), {}).options.to_dict()
     except ConfigError:

@@ -180,7 +180,7 @@ def train_generator(cfg: GeneratorConfig, out: str | Path, use_existing: bool = 
         seconds = time.perf_counter() - t0
         row = {"epoch": epoch + 1, **{k: v / per_epoch for k, v in sums.items()},
                "img_per_s": round((step - first) * cfg.batch_size / max(seconds, 1e-9), 1),
-               "train_seconds": round(seconds, 1)}  # this sitting's steps of the epoch (a resume: the rest)
+               "train_seconds": round(seconds, 3)}  # this sitting's steps of the epoch (a resume: the rest)
         if quality is None and cfg.quality_n:
             quality = Quality(cfg, task, val_ds)
         row.update(_end_epoch(nets, out, epoch, fixed_z, fixed_x, quality))
