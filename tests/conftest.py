@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,14 @@ def celeba_dir(tmp_path: Path) -> Path:
     return write_celeba(tmp_path / "celeba", n=12)
 
 
-@pytest.fixture(autouse=True)
-def _auto_precision_is_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def _auto_precision_is_fp32() -> Iterator[None]:
     """In-process, --precision auto resolves to fp32 as on a CPU without native bf16: the tests
     compare steps with fp32 references and must answer alike on CI machines with and without
-    AVX512-BF16. tests/training/test_precision.py sets the hardware it tests."""
+    AVX512-BF16 (session-wide, so module fixtures that train see it too).
+    tests/training/test_precision.py sets the hardware it tests."""
     import facefair.devices
 
-    monkeypatch.setattr(facefair.devices, "native_bf16", lambda device: False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(facefair.devices, "native_bf16", lambda device: False)
+        yield
