@@ -109,10 +109,7 @@ def _filled(d: dict[str, Any]) -> dict[str, Any]:
     """An identity with machine keys dropped and its method's options at their defaults where
     it lacks them (an archive written before the option existed), its base's too."""
     out = {k: v for k, v in d.items() if k not in MACHINE_KEYS}
-    precision = precision_of(out)
-    for key in PRECISION_KEYS:
-        out.pop(key, None)
-    out["precision"] = precision
+    _fold_precision(out, precision_of(out))
     try:
         own = get_method(str(out.get("method")), {}).options.to_dict()
     except ConfigError:
