@@ -65,15 +65,18 @@ def main() -> None:
     expected = {"asac_fgsm": (2 + 7 * n_eps) / 3,
                 "asac_pgd": (args.pgd_steps * (n_eps - 1) * 2 + 7 * n_eps) / 3}
     ratios = {k: med[k] / med["erm"] for k in expected}
-    result = {**task_fields(args), "eps": list(arms["asac_fgsm"].options.eps), "pgd_steps": args.pgd_steps,
-              "seconds": times, "median_seconds": med,
-              "measured_ratio": ratios, "expected_ratio": expected}
+    of_count = {k: ratios[k] / expected[k] for k in expected}
+    precision = "bf16" if args.bf16 else "fp32"
+    result = {**task_fields(args), "precision": precision, "eps": list(arms["asac_fgsm"].options.eps),
+              "pgd_steps": args.pgd_steps, "seconds": times, "median_seconds": med,
+              "measured_ratio": ratios, "expected_ratio": expected, "measured_over_expected": of_count}
     setting = (f"{args.dataset} {args.arch} {args.size}px bs{args.batch_size}, eps {{{args.eps}}}, "
-               f"PGD {args.pgd_steps} steps{' bf16' if args.bf16 else ''}")
-    row = (f"| ASAC epoch / ERM epoch | {setting} | FGSM {ratios['asac_fgsm']:.2f}x (expected "
-           f"{expected['asac_fgsm']:.2f}x), PGD {ratios['asac_pgd']:.2f}x (expected {expected['asac_pgd']:.2f}x) "
-           f"| {ratios['asac_fgsm']:.2f} / {ratios['asac_pgd']:.2f} |")
-    write_result(f"asac_cost_{args.dataset}_{args.arch}_{args.size}", result, row)
+               f"PGD {args.pgd_steps} steps, {precision}{' channels_last' if args.channels_last else ''}, "
+               f"{args.rounds} rounds of {args.batches} batches")
+    row = (f"| ASAC epoch / ERM epoch | {setting} | FGSM {ratios['asac_fgsm']:.2f}x (count "
+           f"{expected['asac_fgsm']:.2f}x), PGD {ratios['asac_pgd']:.2f}x (count {expected['asac_pgd']:.2f}x) "
+           f"| of the count: FGSM {of_count['asac_fgsm']:.2f}, PGD {of_count['asac_pgd']:.2f} |")
+    write_result(f"asac_cost_{args.dataset}_{args.arch}_{args.size}_{precision}", result, row)
 
 
 if __name__ == "__main__":

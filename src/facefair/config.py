@@ -86,7 +86,8 @@ class TrainConfig:
                                   "metric", "training", metavar="EPOCHS")
     cache: str | None = option("auto", "prepared cache folder (auto: the one 'prepare' wrote, if any)")
     workers: int = option(0, "data-loading processes", "training", volatile=True)
-    threads: int | None = option(None, "torch CPU threads", "training", volatile=True)
+    threads: int | None = option(None, "torch CPU threads (default: one per usable core, shared among a job's "
+                                  "processes on the machine)", "training", volatile=True)
     device: str = option("auto", "auto, cpu, cuda, cuda:N", "training", volatile=True)
     checkpoint_every: int = option(0, "also checkpoint every STEPS iterations within an epoch", "training",
                                    metavar="STEPS")

@@ -41,6 +41,7 @@ from .models import load_backbone_weights
 from .models.pretrained import load_pretrained, sha256
 from .progress import bar as progress_bar
 from .runfolder import RunFolder, validation_fields
+from .threads import set_threads
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +251,7 @@ class _Run:
     gens: dict[str, torch.Generator]
     ctx: _Context
     setup: RunSetup
+    threads: str = ""  # the CPU thread setting in words (a CPU run's start line says it)
 
     @property
     def folder(self) -> RunFolder:
@@ -271,8 +273,7 @@ def _build(cfg: TrainConfig, out: Path, resume: bool, dist_ctx: distributed.Dist
     if dist_ctx.enabled and cfg.batch_size % dist_ctx.world:
         raise ConfigError(f"--batch-size {cfg.batch_size} must be a multiple of the number of "
                           f"processes ({dist_ctx.world}): each takes an equal share of every batch")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    threads = set_threads(cfg.threads) if device.type == "cpu" or cfg.threads else ""
     seed_everything(cfg.seed)
     task = load_task(cfg)
     method = get_method(cfg.method, cfg.method_options)
@@ -304,7 +305,7 @@ def _build(cfg: TrainConfig, out: Path, resume: bool, dist_ctx: distributed.Dist
     gens["method"].manual_seed(cfg.seed + 2)
     ctx = _Context(model, optimizer, cfg, device, gens["method"])
     return _Run(cfg, out, dist_ctx, device, task, method, model, optimizer, train_ds, val_ds, gens, ctx,
-                RunSetup(cfg, task, device, out, train_ds, load_run, val_ds))
+                RunSetup(cfg, task, device, out, train_ds, load_run, val_ds), threads)
 
 
 def _load_init(model: nn.Module, method: Method, init: Path) -> None:
@@ -393,8 +394,8 @@ def _announce(run: _Run) -> None:
     precision, why = resolve_precision(cfg, device)
     log.info(f"training {run.method.name} on {cfg.dataset}:{cfg.target} (protected {cfg.protected}), "
              f"{cfg.arch}{f' ({cfg.pretrained})' if cfg.pretrained and not cfg.init else ''} {cfg.size}px, "
-             f"{len(run.train_ds)} train / {len(run.val_ds)} val images, {cfg.epochs} epochs on {device} "
-             f"in {precision} ({why})")
+             f"{len(run.train_ds)} train / {len(run.val_ds)} val images, {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} on {device} "
+             f"in {precision} ({why}){f', {run.threads}' if run.threads else ''}")
     if device.type == "cuda" and cfg.workers == 0:
         log.info("note: no loader workers: the GPU waits while each batch is gathered and copied; "
                  "--workers 6 pins and prefetches batches during the step (1.35x on an H200)")

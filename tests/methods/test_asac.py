@@ -155,3 +155,22 @@ def test_attack_label_predicted_reads_no_protected_label() -> None:
     assert torch.equal(truth.attack_labels(batch.x, batch.group), batch.group)
     with pytest.raises(ConfigError, match="attack-label"):
         get_method("asac", {"attack_label": "guess"})
+
+
+@pytest.mark.parametrize("attack", ["fgsm", "pgd"])
+@pytest.mark.parametrize("precision,dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
+def test_attack_on_c_runs_in_the_training_precision(attack: str, precision: str, dtype: torch.dtype) -> None:
+    # an fp32 attack under a bf16 run cost twice the model's passes (docs/BENCHMARKS.md)
+    model, method, batch = setup_asac({"attack": attack, "steps": "2"})
+    seen: list[torch.dtype] = []
+    first_conv = next(m for m in method.classifier.modules() if isinstance(m, torch.nn.Conv2d))
+    first_conv.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    cfg = Cfg(lr=1e-2, precision=precision)
+    opt = build_optimizer(cfg, [{"params": list(model.parameters())}])
+    before = {k: v.clone() for k, v in method.classifier.state_dict().items()}
+    method.train_step(model, batch, _Context(model, opt, cfg, torch.device("cpu"), torch.Generator().manual_seed(0)))
+    assert seen and set(seen) == {dtype}
+    # C stays fixed and its input gradient came back in the images' dtype (the images move)
+    assert all(torch.equal(v, method.classifier.state_dict()[k]) for k, v in before.items())
+    xs = _ASACs(method, batch.x, batch.group, 0)
+    assert xs.full(1).dtype == torch.float32 and not torch.equal(xs.full(1), batch.x)

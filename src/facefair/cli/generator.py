@@ -33,7 +33,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quality-n", type=int, default=defaults.quality_n,
                    help="images per side of the per-epoch FD-Lite0 (0: skip)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: one per usable core)")
     p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps")
     p.add_argument("--use-existing-folder", action="store_true")
     p.add_argument("--no-progress", action="store_true")

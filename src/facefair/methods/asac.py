@@ -140,6 +140,7 @@ class ASAC(ProtectedAttackMethod):
     def train_step(self, model: nn.Module, batch: Batch, ctx: StepContext) -> dict[str, float]:
         o = self.options
         x, y, k = batch.x, batch.y, len(batch)
+        self.attack_in(ctx)
         a = self.attack_labels(x, batch.group)
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator))
         asacs = _ASACs(self, x, a, seed)

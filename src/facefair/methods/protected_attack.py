@@ -22,7 +22,7 @@ from ..models.protected import ProbeClassifier, freeze, probe_on_frozen_copy
 from .base import Method, MethodOptions
 
 if TYPE_CHECKING:
-    from .base import RunSetup
+    from .base import RunSetup, StepContext
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +113,18 @@ class ProtectedAttackMethod(Method):
         self.pgd = PGD(self.classifier, steps=o.steps, step_size=o.step_size or None,
                        random_start=o.random_start)
 
+    def attack_in(self, ctx: StepContext) -> None:
+        """Run C and the attacks on it in the training precision (``ctx.autocast``): in fp32
+        under a bf16 run, C's passes cost twice the model's."""
+        self.fgsm.autocast = self.pgd.autocast = ctx.autocast
+
     def attack_labels(self, x: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
         """The groups the attacks push images away from: the true protected labels, or with
         ``attack_label = predicted`` C's own predictions (no protected label read here)."""
         if self.options.attack_label == "true":
             return group
         assert self.classifier is not None
-        with torch.no_grad():
+        with torch.no_grad(), self.fgsm.autocast():
             return self.classifier(x).argmax(1)
 
     def state_dict(self) -> dict[str, Any]:

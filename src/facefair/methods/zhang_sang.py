@@ -59,6 +59,7 @@ class ZhangSang(ProtectedAttackMethod):
         return out
 
     def train_step(self, model: nn.Module, batch: Batch, ctx: StepContext) -> dict[str, float]:
+        self.attack_in(ctx)
         advs = self.augment(batch.x, self.attack_labels(batch.x, batch.group), ctx.generator)
         x = torch.cat([batch.x, *advs])
         y = batch.y.repeat(1 + len(advs))
