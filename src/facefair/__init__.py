@@ -32,10 +32,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .threads import prefer_passive_wait
-
-prefer_passive_wait()  # before anything imports torch: OpenMP reads its wait policy once (threads.py)
-
 __version__ = "0.1.0"
 
 _LAZY = {

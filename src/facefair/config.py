@@ -85,7 +85,8 @@ class TrainConfig:
     patience: int | None = option(None, "early stopping: end after EPOCHS epochs without a better --select "
                                   "metric", "training", metavar="EPOCHS")
     cache: str | None = option("auto", "prepared cache folder (auto: the one 'prepare' wrote, if any)")
-    workers: int = option(0, "data-loading processes", "training", volatile=True)
+    workers: int | None = option(None, "data-loading processes (default: none on a CPU, half the usable "
+                                 "cores up to 6 with a GPU)", "training", volatile=True)
     threads: int | None = option(None, "torch CPU threads (default: one per usable core, shared among a job's "
                                   "processes on the machine)", "training", volatile=True)
     device: str = option("auto", "auto, cpu, cuda, cuda:N", "training", volatile=True)

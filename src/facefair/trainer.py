@@ -31,7 +31,7 @@ from .checkpoint import CKPT_KEYS, load_checkpoint, save_atomic
 from .config import TrainConfig
 from .data import Task
 from .data.from_config import load_task
-from .data.loader import SplitImages, iterate, n_batches, random_flip, to_input
+from .data.loader import SplitImages, ahead, iterate, loader_workers, n_batches, random_flip, to_input
 from .devices import autocast, cpu_has_native_bf16, resolve_device, resolve_precision
 from .errors import ConfigError, DataError
 from .inference import load_run, predict
@@ -41,7 +41,7 @@ from .models import load_backbone_weights
 from .models.pretrained import load_pretrained, sha256
 from .progress import bar as progress_bar
 from .runfolder import RunFolder, validation_fields
-from .threads import set_threads
+from .threads import ThreadGovernor
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +124,11 @@ class _Context:
         self.scaler = torch.amp.GradScaler(device.type) if resolve_precision(cfg, device)[0] == "fp16" else None
 
     def step(self, loss: torch.Tensor) -> None:
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {float(loss.detach())}")
         self.optimizer.zero_grad(set_to_none=True)
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+        # checked once the backward is queued: a GPU run waits on the loss here, not before it
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {float(loss.detach())}")
         distributed.average_gradients(self.params)
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)  # clip the true gradient, not the scaled one
@@ -251,7 +252,7 @@ class _Run:
     gens: dict[str, torch.Generator]
     ctx: _Context
     setup: RunSetup
-    threads: str = ""  # the CPU thread setting in words (a CPU run's start line says it)
+    threads: ThreadGovernor | None = None  # a CPU run's thread count, following the machine's load
 
     @property
     def folder(self) -> RunFolder:
@@ -273,7 +274,7 @@ def _build(cfg: TrainConfig, out: Path, resume: bool, dist_ctx: distributed.Dist
     if dist_ctx.enabled and cfg.batch_size % dist_ctx.world:
         raise ConfigError(f"--batch-size {cfg.batch_size} must be a multiple of the number of "
                           f"processes ({dist_ctx.world}): each takes an equal share of every batch")
-    threads = set_threads(cfg.threads) if device.type == "cpu" or cfg.threads else ""
+    threads = ThreadGovernor(cfg.threads) if device.type == "cpu" or cfg.threads else None
     seed_everything(cfg.seed)
     task = load_task(cfg)
     method = get_method(cfg.method, cfg.method_options)
@@ -395,8 +396,8 @@ def _announce(run: _Run) -> None:
     log.info(f"training {run.method.name} on {cfg.dataset}:{cfg.target} (protected {cfg.protected}), "
              f"{cfg.arch}{f' ({cfg.pretrained})' if cfg.pretrained and not cfg.init else ''} {cfg.size}px, "
              f"{len(run.train_ds)} train / {len(run.val_ds)} val images, {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} on {device} "
-             f"in {precision} ({why}){f', {run.threads}' if run.threads else ''}")
-    if device.type == "cuda" and cfg.workers == 0:
+             f"in {precision} ({why}){f', {run.threads.describe()}' if run.threads else ''}")
+    if device.type == "cuda" and loader_workers(cfg.workers, device) == 0:
         log.info("note: no loader workers: the GPU waits while each batch is gathered and copied; "
                  "--workers 6 pins and prefetches batches during the step (1.35x on an H200)")
     if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
@@ -414,17 +415,19 @@ def _train_epoch(run: _Run, state: LoopState, sample_weights: Any, budget: list[
     run.ctx.epoch = state.epoch
     per_epoch, total_steps = run.per_epoch, run.per_epoch * cfg.epochs
     batches = iterate(run.train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=state.epoch,
-                      workers=cfg.workers, drop_last=True, skip=state.step_in_epoch,
+                      workers=loader_workers(cfg.workers, device), drop_last=True, skip=state.step_in_epoch,
                       weights=sample_weights, shard=run.shard, pin_memory=device.type == "cuda")
     bar = progress_bar(batches, cfg.progress and run.dist.is_main, total=per_epoch, initial=state.step_in_epoch,
                        desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
     accum = state.accum
     t0 = time.perf_counter()
-    for b in bar:
-        x = to_input(b["x"], device, cfg.channels_last)
-        if cfg.flip:
-            x = random_flip(x, flip_gen, run.shard)
-        batch = Batch(x, b["y"].to(device), b["group"].to(device), b["index"])
+    def on_device(b: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], Batch]:
+        return b, Batch(to_input(b["x"], device, cfg.channels_last), b["y"].to(device, non_blocking=True),
+                        b["group"].to(device, non_blocking=True), b["index"])
+
+    for b, batch in ahead(bar, on_device):  # the next batch is on its way while this one steps
+        if cfg.flip:  # drawn here, in step order, so a mid-epoch resume draws the same flips
+            batch = Batch(random_flip(batch.x, flip_gen, run.shard), batch.y, batch.group, batch.index)
         for g in run.optimizer.param_groups:
             g["lr"] = cosine_lr(g["base_lr"], state.global_step, total_steps, cfg.schedule)
         try:
@@ -436,6 +439,8 @@ def _train_epoch(run: _Run, state: LoopState, sample_weights: Any, budget: list[
                 f"{e} at epoch {state.epoch + 1}, step {state.step_in_epoch + 1} (global step "
                 f"{state.global_step + 1}; batch images {', '.join(ids)}{', ...' if len(b['index']) > 8 else ''}); "
                 f"last good checkpoint: {last if last.is_file() else 'none yet'}") from None
+        if run.threads is not None and (change := run.threads.poll()):
+            log.info(change)
         accum["loss_sum"] += stats["loss"] * len(batch)
         accum["n"] += len(batch)
         state.step_in_epoch += 1

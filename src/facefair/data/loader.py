@@ -8,7 +8,8 @@ travel as uint8 NHWC (4x less than float) and become float NCHW in [0, 1] in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -108,11 +109,37 @@ def random_flip(x: torch.Tensor, generator: torch.Generator, shard: tuple[int, i
     """Flip each NCHW image horizontally with probability 1/2 (seeded).
 
     With ``shard`` (rank, world) the draws are those of the whole global batch, sliced like
-    the batch itself, so a distributed run flips the same images as one process.
+    the batch itself, so a distributed run flips the same images as one process. The draws
+    are made on the CPU and the flip is a select on ``x``'s device: no boolean indexing, which
+    would make a GPU run wait for its queued work.
     """
     rank, world = shard
     flip = (torch.rand(x.shape[0] * world, generator=generator) < 0.5)[rank::world]
-    if flip.any():
-        x = x.clone()
-        x[flip] = x[flip].flip(-1)
-    return x
+    return torch.where(flip.to(x.device, non_blocking=True).view(-1, 1, 1, 1), x.flip(-1), x)
+
+
+def loader_workers(requested: int | None, device: torch.device) -> int:
+    """Data-loading processes: as asked, else none on a CPU (the model needs the cores) and
+    with a GPU half the usable cores up to 6 (on a 16-core H200 machine 6 workers with pinned
+    memory fed ResNet-18 at 0.68-0.81 of its random-batch speed, none at 0.46-0.58)."""
+    if requested is not None:
+        return requested
+    if device.type != "cuda":
+        return 0
+    from ..threads import usable_cores
+
+    return min(6, usable_cores() // 2)
+
+
+def ahead(items: Iterator[Any], convert: Callable[[Any], Any]) -> Iterator[Any]:
+    """``convert(item)`` of each item, made one item ahead: a batch's copy to the GPU is queued
+    before the step of the one before it waits on its result."""
+    it = iter(items)
+    try:
+        nxt = convert(next(it))
+    except StopIteration:
+        return
+    for item in it:
+        cur, nxt = nxt, convert(item)
+        yield cur
+    yield nxt

@@ -36,7 +36,7 @@ from ..data.loader import SplitImages, iterate, n_batches, to_input
 from ..errors import ConfigError
 from ..progress import bar as progress_bar
 from ..runfolder import RunFolder
-from ..threads import set_threads
+from ..threads import ThreadGovernor
 from .config import GeneratorConfig
 from .model import CONFIG, build_nets, read_config, weights_file
 from .nets import Discriminator
@@ -140,7 +140,7 @@ def train_generator(cfg: GeneratorConfig, out: str | Path, use_existing: bool = 
     """
     cfg.validate()
     out = Path(out)
-    threads = set_threads(cfg.threads or None)  # 0: one per usable core
+    threads = ThreadGovernor(cfg.threads or None)  # 0: one per usable core, fewer when others are busy
     task = load_images(cfg)
     train_ds = image_split(task, cfg, "train", cfg.max_train)
     val_ds = image_split(task, cfg, "val")
@@ -155,7 +155,7 @@ def train_generator(cfg: GeneratorConfig, out: str | Path, use_existing: bool = 
         log.info(f"resuming {out} at epoch {epoch + 1}, step {step}")
     per_epoch = n_batches(len(train_ds), cfg.batch_size, drop_last=True)
     log.info(f"training a {cfg.size}px DCGAN generator and encoder (latent {cfg.latent_dim}, width {cfg.width}) "
-             f"on {cfg.dataset}: {len(train_ds)} train images, {cfg.epochs} epochs, {threads}")
+             f"on {cfg.dataset}: {len(train_ds)} train images, {cfg.epochs} epochs, {threads.describe()}")
     fixed_z = torch.randn(64, cfg.latent_dim, generator=torch.Generator().manual_seed(cfg.seed + 11))
     fixed_x = to_input(next(iterate(val_ds, 16))["x"])
     budget = stop_after_steps
@@ -169,6 +169,8 @@ def train_generator(cfg: GeneratorConfig, out: str | Path, use_existing: bool = 
                               unit="batch", leave=False):
             for k, v in train_step(nets, to_input(b["x"]), cfg).items():
                 sums[k] = sums.get(k, 0.0) + v
+            if change := threads.poll():
+                log.info(change)
             step += 1
             if budget is not None:
                 budget -= 1
