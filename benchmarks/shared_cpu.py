@@ -56,7 +56,9 @@ def _launch(args: argparse.Namespace, arm: dict[str, Any], folder: Path, copies:
             raise SystemExit(f"training failed ({p.returncode}):\n{err[-2000:]}")
         row = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
         start = next((line for line in err.splitlines() if "training " in line), "")
-        result.append({"wall_s": wall, "train_img_per_s": row["train_img_per_s"], "start_line": start})
+        changes = [line for line in err.splitlines() if line.startswith("CPU threads ")]
+        result.append({"wall_s": wall, "train_img_per_s": row["train_img_per_s"], "start_line": start,
+                       "thread_changes": changes})
     return result
 
 

@@ -13,6 +13,7 @@ cores (/proc/stat less this process's own CPU time), and uses the cores they lea
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -83,8 +84,8 @@ class ThreadGovernor:
     """Keeps torch's thread count at the cores other processes leave free, up to ``limit``.
 
     :meth:`poll` is cheap (a clock read) between readings; every ``interval`` seconds it
-    compares the cores' busy time with this process's own and sets the count to the rounded
-    number of free cores (at least 1). Fixed (never changes) when the count was asked for or
+    compares the cores' busy time with this process's own and sets the count to the free
+    cores (a core is taken once others keep it 3/4 busy; at least 1 thread). Fixed (never changes) when the count was asked for or
     /proc/stat cannot be read.
     """
 
@@ -121,7 +122,8 @@ class ThreadGovernor:
         (t0, busy0, own0), (t1, busy1, own1) = self._last, now  # type: ignore[misc]
         self._last = now
         others = max(0.0, (busy1 - busy0) - (own1 - own0)) / max(t1 - t0, 1e-9)
-        want = max(1, min(self.limit, round(self.cores - others)))
+        # a core counts as taken once others keep it 3/4 busy: background noise moves nothing
+        want = max(1, min(self.limit, math.ceil(self.cores - others - 0.25)))
         if want == self.threads:
             return None
         old, self.threads = self.threads, want
