@@ -35,6 +35,14 @@ def test_auto_is_bf16_only_where_native_and_an_explicit_choice_wins(native: bool
     assert out.dtype == (torch.bfloat16 if native else torch.float32)
 
 
+def test_auto_keeps_depthwise_backbones_in_fp32_on_a_cpu(native: bool) -> None:
+    lite = TrainConfig(arch="efficientnet_lite0")
+    precision, why = resolve_precision(lite, CPU)
+    assert precision == "fp32" and ("depthwise" in why) == native
+    assert resolve_precision(TrainConfig(arch="efficientnet_lite0", precision="bf16"), CPU) == ("bf16", "asked for")
+    assert resolve_precision(TrainConfig(arch="resnet18"), CPU)[0] == ("bf16" if native else "fp32")
+
+
 def test_two_ways_of_asking_must_agree_and_the_later_replaces_the_earlier() -> None:
     for kw in ({"precision": "bf16", "bf16": False}, {"precision": "fp32", "bf16": True},
                {"precision": "bf16", "fp16": True}):
