@@ -25,6 +25,7 @@ import torch
 from _common import add_task_args, stepping, task_config, task_fields, write_result
 
 from facefair.data.from_config import load_task
+from facefair.data.loader import loader_workers
 from facefair.devices import resolve_device
 from facefair.logs import captured_messages, show_messages
 from facefair.methods import Batch
@@ -64,7 +65,7 @@ def main() -> None:
     ap.add_argument("--methods", default="erm", help="comma-separated training methods")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--workers", type=int, default=0, help="data-loader processes")
+    ap.add_argument("--workers", type=int, default=None, help="data-loader processes (default: the trainer's choice)")
     ap.add_argument("--max-train", type=int, default=None)
     ap.add_argument("--max-val", type=int, default=None)
     ap.add_argument("--no-cache", action="store_true", help="decode JPEGs every epoch")
@@ -77,11 +78,12 @@ def main() -> None:
 
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
     device = resolve_device(args.device)
+    workers = loader_workers(args.workers, device)
     cache = None if args.no_cache else (args.cache or "auto")
     arms: dict[str, dict[str, Any]] = {}
     show_messages()
     for name in args.methods.split(","):
-        cfg = task_config(args, method=name, epochs=args.epochs, device=str(device), workers=args.workers,
+        cfg = task_config(args, method=name, epochs=args.epochs, device=str(device), workers=workers,
                           max_train=args.max_train, max_val=args.max_val, cache=cache, progress=False)
         with tempfile.TemporaryDirectory() as tmp, captured_messages() as lines:  # this arm's training log
             t = time.perf_counter()
@@ -103,13 +105,13 @@ def main() -> None:
                       "last_val_accuracy": hist[-1].get("val_accuracy")}
         print(f"{name}: {arms[name]}", flush=True)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    result = {**task_fields(args), "device": str(device), "gpu": gpu, "workers": args.workers,
+    result = {**task_fields(args), "device": str(device), "gpu": gpu, "workers": workers,
               "epochs": args.epochs, "cache": source.startswith("using prepared cache"), "source": source,
-              "pinned": device.type == "cuda" and args.workers > 0,
+              "pinned": device.type == "cuda" and workers > 0,
               "cudnn_benchmark": args.cudnn_benchmark, "methods": arms}
     setting = (f"{args.dataset} {args.arch} {args.size}px bs{args.batch_size}"
                f"{' bf16' if args.bf16 else ''}{' channels_last' if args.channels_last else ''}, {gpu}, "
-               f"{'uint8 cache' if result['cache'] else 'no cache'}, {args.workers} workers"
+               f"{'uint8 cache' if result['cache'] else 'no cache'}, {workers} workers"
                f"{', cudnn.benchmark' if args.cudnn_benchmark else ''}{f', {args.tag}' if args.tag else ''}")
     full = args.dataset == "celeba"  # the extrapolation is only CelebA's
     cells = "; ".join(f"{k}: {a['steady_img_per_s']:.0f} img/s, {a['train_images']} images in "

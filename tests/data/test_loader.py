@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from facefair.data.loader import ahead, loader_workers, random_flip
