@@ -141,8 +141,8 @@ def test_bf16_and_channels_last_train(tmp_path: Path, monkeypatch, caplog, nativ
     assert any(r.name == "facefair.trainer" for r in caplog.records)  # the trainer's messages go through logging
     warned = [x for x in caplog.messages if "warning: this CPU has no native bf16" in x]
     assert len(warned) == (0 if native else 1) and all("--set precision=fp32" in x for x in warned)
-    assert any("epochs on cpu in bf16 (asked for)" in x for x in caplog.messages)  # the line that starts it
+    assert any("epoch on cpu in bf16 (asked for)" in x for x in caplog.messages)  # the line that starts it
     caplog.clear()
     train(small_config(epochs=1, precision="fp32"), tmp_path / "fp32")  # fp32: no warning
-    assert any("epochs on cpu in fp32 (asked for)" in x for x in caplog.messages)
+    assert any("on cpu in fp32 (asked for)" in x for x in caplog.messages)
     assert not any("warning" in x for x in caplog.messages)
