@@ -47,10 +47,10 @@ def _launch(args: argparse.Namespace, arm: dict[str, Any], folder: Path, copies:
         env.update(arm["env"])
         env["PYTHONPATH"] = arm["src"]
         procs.append((time.perf_counter(), out, subprocess.Popen(
-            _command(args, out, arm["flags"]), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
+            _command(args, out, arm["flags"]), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
     result = []
     for t0, out, p in procs:
-        _, err = p.communicate()
+        err, _ = p.communicate()  # the command's messages (stdout and stderr together)
         wall = time.perf_counter() - t0
         if p.returncode:
             raise SystemExit(f"training failed ({p.returncode}):\n{err[-2000:]}")
