@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import write_result
+from _common import add_task_args, write_result
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -34,7 +34,8 @@ def _command(args: argparse.Namespace, out: Path, extra: list[str]) -> list[str]
     return [sys.executable, "-m", "facefair", "train", "--dataset", args.dataset,
             *(["--root", args.root] if args.root else []), "--target", args.target,
             "--protected", args.protected, "--arch", args.arch, "--size", str(args.size),
-            "--epochs", "1", "--max-train", str(args.max_train), "--max-val", str(args.max_val),
+            "--batch-size", str(args.batch_size), *(["--precision", "bf16"] if args.bf16 else []),
+            *(["--channels-last"] if args.channels_last else []), "--epochs", "1", "--max-train", str(args.max_train), "--max-val", str(args.max_val),
             "--no-progress", "--out", str(out), *extra]
 
 
@@ -64,12 +65,7 @@ def _launch(args: argparse.Namespace, arm: dict[str, Any], folder: Path, copies:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="synthetic")
-    ap.add_argument("--root", default=None)
-    ap.add_argument("--target", default="smile")
-    ap.add_argument("--protected", default="group")
-    ap.add_argument("--arch", default="resnet18")
-    ap.add_argument("--size", type=int, default=64)
+    add_task_args(ap)  # --bf16 asks for bf16; without it the runs' own --precision auto decides
     ap.add_argument("--max-train", type=int, default=1920)
     ap.add_argument("--max-val", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=1)
