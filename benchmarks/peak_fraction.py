@@ -28,7 +28,9 @@ import torch.nn.functional as F
 from _common import write_result
 from torch.utils.flop_counter import FlopCounterMode
 
+from facefair.config import TrainConfig
 from facefair.models import build_model
+from facefair.trainer import build_optimizer
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
@@ -60,6 +62,12 @@ def train_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
     return 3 * counter.get_total_flops() - first[0]
 
 
+def opt_fused() -> bool:
+    """Whether the trainer's Adam runs the fused kernel here."""
+    opt = build_optimizer(TrainConfig(), [{"params": [torch.nn.Parameter(torch.zeros(1))]}])
+    return bool(opt.defaults.get("fused"))
+
+
 def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, bf16: bool) -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext():
         loss = F.cross_entropy(model(x).float(), y)
@@ -68,11 +76,13 @@ def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tens
     opt.step()
 
 
-def measure(arch: str, size: int, prec: str, fmt: str, compiled: bool, batch: int, steps: int) -> dict:
+def measure(arch: str, size: int, prec: str, fmt: str, compiled: bool, batch: int, steps: int,
+            adam: str = "trainer") -> dict:
     torch.manual_seed(0)
     memory = torch.channels_last if fmt == "cl" else torch.contiguous_format
     model = build_model(arch).train().to(memory_format=memory)
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    opt = (build_optimizer(TrainConfig(), [{"params": list(model.parameters())}]) if adam == "trainer"
+           else torch.optim.Adam(model.parameters(), 1e-3, foreach=True))  # per-tensor loops (torch's default)
     x = torch.rand(batch, 3, size, size).contiguous(memory_format=memory)
     y = torch.randint(0, 2, (batch,))
     flops = train_flops(model, x)
@@ -96,6 +106,7 @@ def main() -> None:
     ap.add_argument("--formats", default="cl", help="cl (channels_last) and/or nchw")
     ap.add_argument("--compile", action="store_true", help="also each path under torch.compile")
     ap.add_argument("--threads", default=str(torch.get_num_threads()), help="thread counts to try")
+    ap.add_argument("--adam", default="trainer", help="trainer (its fused Adam where supported) and/or loops")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--name", default="paths", help="the result file: docs/benchmarks/peak_fraction_NAME.json")
@@ -108,12 +119,13 @@ def main() -> None:
             torch.set_num_threads(threads)
             for prec in args.precisions.split(","):
                 for fmt in args.formats.split(","):
-                    for compiled in (False, True) if args.compile else (False,):
-                        r = measure(arch, int(size), prec, fmt, compiled, args.batch_size, args.steps)
+                    for compiled, adam in [(c, a) for c in ((False, True) if args.compile else (False,))
+                                           for a in args.adam.split(",")]:
+                        r = measure(arch, int(size), prec, fmt, compiled, args.batch_size, args.steps, adam)
                         frac = r["flops_per_step"] / r["step_s"] / peak[prec]
                         result["runs"].append({"arch": arch, "size": int(size), "precision": prec, "format": fmt,
-                                               "compiled": compiled, "threads": threads, **r})
-                        print(f"{arch}@{size} {prec} {fmt}{' compiled' if compiled else ''}, {threads} thr: {frac:.0%} "
+                                               "compiled": compiled, "threads": threads, "adam": adam, **r})
+                        print(f"{arch}@{size} {prec} {fmt}{' compiled' if compiled else ''}, {threads} thr, Adam {adam}: {frac:.0%} "
                               f"of the first peak reading ({r['img_per_s']:.0f} img/s) [{r['flops_per_step'] / 1e9:.1f} "
                               f"GFLOP/step, warm-up {r['warmup_s']:.0f} s]", flush=True)
     torch.set_num_threads(max(map(int, args.threads.split(","))))
@@ -126,9 +138,10 @@ def main() -> None:
     for r in result["runs"]:
         r["fraction_of_peak"] = r["flops_per_step"] / r["step_s"] / peak[r["precision"]]
     cells = [f"{r['arch']}@{r['size']} {r['precision']} {r['format']}{' compiled' if r['compiled'] else ''}, "
-             f"{r['threads']} thr: {r['fraction_of_peak']:.0%} ({r['img_per_s']:.0f} img/s)" for r in result["runs"]]
+             f"{r['threads']} thr{'' if r['adam'] == 'trainer' else ', Adam loops'}: {r['fraction_of_peak']:.0%} "
+             f"({r['img_per_s']:.0f} img/s)" for r in result["runs"]]
     fr = [r["fraction_of_peak"] for r in result["runs"]]
-    row = (f"| training FLOP/s / measured matmul peak | batch {args.batch_size}, Adam, random tensors; peak fp32 "
+    row = (f"| training FLOP/s / measured matmul peak | batch {args.batch_size}, the trainer's Adam ({'fused' if opt_fused() else 'per-tensor loops'}), random tensors; peak fp32 "
            f"{peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s; FLOPs 3x forward less the "
            f"first layer's input gradient | " + "; ".join(cells) + f" | {min(fr):.2f}-{max(fr):.2f} |")
     write_result(f"peak_fraction_{args.name}", result, row)

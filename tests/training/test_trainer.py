@@ -146,3 +146,32 @@ def test_bf16_and_channels_last_train(tmp_path: Path, monkeypatch, caplog, nativ
     train(small_config(epochs=1, precision="fp32"), tmp_path / "fp32")  # fp32: no warning
     assert any("on cpu in fp32 (asked for)" in x for x in caplog.messages)
     assert not any("warning" in x for x in caplog.messages)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_is_fused_and_agrees_with_the_per_tensor_loops(name: str) -> None:
+    # fused: 5.5 ms a ResNet-18 step against 33 (src/facefair/trainer.py); same update to ~1e-6
+    import copy
+
+    import torch.nn.functional as F
+
+    from facefair.models import build_model
+    from facefair.trainer import build_optimizer
+
+    torch.manual_seed(0)
+    a = build_model("tiny")
+    b, start = copy.deepcopy(a), copy.deepcopy(a)
+    cfg = TrainConfig(optimizer=name, lr=1e-3, weight_decay=1e-2)
+    fused = build_optimizer(cfg, [{"params": list(a.parameters())}])
+    assert fused.defaults["fused"] is True
+    loops = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    ref = loops(b.parameters(), lr=1e-3, weight_decay=1e-2, foreach=True)
+    x, y = torch.rand(16, 3, 32, 32), torch.randint(0, 2, (16,))
+    for _ in range(10):
+        for model, opt in ((a, fused), (b, ref)):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+    moved = max((p - q).abs().max().item() for p, q in zip(a.parameters(), start.parameters()))
+    diff = max((p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters()))
+    assert diff < 1e-5 < moved
