@@ -426,6 +426,7 @@ def _train_epoch(run: _Run, state: LoopState, sample_weights: Any, budget: list[
                        desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
     accum = state.accum
     t0 = time.perf_counter()
+
     def on_device(b: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], Batch]:
         return b, Batch(to_input(b["x"], device, cfg.channels_last), b["y"].to(device, non_blocking=True),
                         b["group"].to(device, non_blocking=True), b["index"])
