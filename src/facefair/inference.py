@@ -18,7 +18,7 @@ from .checkpoint import CKPT_KEYS, load_checkpoint
 from .config import TrainConfig
 from .data import Task
 from .data.from_config import load_task
-from .data.loader import SplitImages, iterate, loader_workers, n_batches, to_input
+from .data.loader import SplitImages, iterate, n_batches, to_input
 from .devices import autocast, resolve_device
 from .errors import DataError
 from .methods import Method, get_method
@@ -62,7 +62,7 @@ def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
         ds = SplitImages(ds.task, ds.indices[d.rank::d.world], ds.size)
     keys = ("index", "y", "group", "score", "pred")
     outs: dict[str, list[np.ndarray]] = {k: [] for k in keys}
-    bar = progress_bar(iterate(ds, cfg.eval_batch_size, workers=loader_workers(cfg.workers, device), pin_memory=device.type == "cuda"),
+    bar = progress_bar(iterate(ds, cfg.eval_batch_size, workers=cfg.workers, device=device),
                        cfg.progress and d.is_main, desc=desc, leave=False,
                        total=n_batches(len(ds), cfg.eval_batch_size), unit="batch")
     for b in bar:

@@ -27,10 +27,8 @@ def wait_policy() -> str:
 
 def usable_cores() -> int:
     """The cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    cpus = _affinity()
+    return len(cpus) if cpus is not None else os.cpu_count() or 1
 
 
 def local_processes() -> int:
@@ -85,8 +83,8 @@ class ThreadGovernor:
 
     :meth:`poll` is cheap (a clock read) between readings; every ``interval`` seconds it
     compares the cores' busy time with this process's own and sets the count to the free
-    cores (a core is taken once others keep it 3/4 busy; at least 1 thread). Fixed (never changes) when the count was asked for or
-    /proc/stat cannot be read.
+    cores (a core is taken once others keep it 3/4 busy; at least 1 thread). Fixed (never
+    changes) when the count was asked for or /proc/stat cannot be read.
     """
 
     def __init__(self, requested: int | None, interval: float = 2.0,
@@ -140,6 +138,7 @@ class ThreadGovernor:
 
 
 def _affinity() -> set[int] | None:
+    """The CPUs this process may run on; None where the system does not say (not on Linux)."""
     try:
         return set(os.sched_getaffinity(0))
     except AttributeError:

@@ -420,8 +420,8 @@ def _train_epoch(run: _Run, state: LoopState, sample_weights: Any, budget: list[
     run.ctx.epoch = state.epoch
     per_epoch, total_steps = run.per_epoch, run.per_epoch * cfg.epochs
     batches = iterate(run.train_ds, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=state.epoch,
-                      workers=loader_workers(cfg.workers, device), drop_last=True, skip=state.step_in_epoch,
-                      weights=sample_weights, shard=run.shard, pin_memory=device.type == "cuda")
+                      workers=cfg.workers, drop_last=True, skip=state.step_in_epoch,
+                      weights=sample_weights, shard=run.shard, device=device)
     bar = progress_bar(batches, cfg.progress and run.dist.is_main, total=per_epoch, initial=state.step_in_epoch,
                        desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
     accum = state.accum

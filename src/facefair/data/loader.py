@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import ConfigError
+from ..threads import usable_cores
 from .base import Task
 
 
@@ -72,24 +73,27 @@ def batch_order(n: int, batch_size: int, shuffle: bool, seed: int, epoch: int,
 
 
 def iterate(ds: SplitImages, batch_size: int, *, shuffle: bool = False, seed: int = 0,
-            epoch: int = 0, workers: int = 0, drop_last: bool = False, skip: int = 0,
+            epoch: int = 0, workers: int | None = 0, drop_last: bool = False, skip: int = 0,
             weights: np.ndarray | None = None, shard: tuple[int, int] = (0, 1),
-            pin_memory: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+            device: torch.device | None = None) -> Iterator[dict[str, torch.Tensor]]:
     """Iterate one epoch of batches; ``skip`` drops the first batches (mid-epoch resume).
 
     ``shard`` (rank, world) keeps every world-th image of each batch from position rank: the
     same global batches on every rank of a distributed run, each rank loading its share.
-    ``pin_memory`` (a CUDA run) pins batches in page-locked memory so their copy to the GPU
-    runs asynchronously; it takes effect only with workers, where a background thread pins the
-    next batch while the current step runs (without workers it is one more copy in line).
+    ``device`` is where the batches go: ``workers`` None means :func:`loader_workers`' choice
+    for it, and for a CUDA device batches are pinned in page-locked memory so their copy to
+    the GPU runs asynchronously; that takes effect only with workers, where a background thread
+    pins the next batch while the current step runs (without workers it is one more copy in line).
     """
+    device = torch.device("cpu") if device is None else device
+    workers = loader_workers(workers, device)
     batches = batch_order(len(ds), batch_size, shuffle, seed, epoch, drop_last, weights)[skip:]
     rank, world = shard
     if world > 1:
         batches = [b[rank::world] for b in batches]
         batches = [b for b in batches if b]
     loader = DataLoader(ds, sampler=batches, batch_size=None, num_workers=workers,
-                        persistent_workers=False, pin_memory=pin_memory and workers > 0)
+                        persistent_workers=False, pin_memory=device.type == "cuda" and workers > 0)
     return iter(loader)
 
 
@@ -126,8 +130,6 @@ def loader_workers(requested: int | None, device: torch.device) -> int:
         return requested
     if device.type != "cuda":
         return 0
-    from ..threads import usable_cores
-
     return min(6, usable_cores() // 2)
 
 

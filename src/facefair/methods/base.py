@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.loader import SplitImages, iterate, loader_workers, to_input
+from ..data.loader import SplitImages, iterate, to_input
 from ..errors import unknown_name
 from ..models import build_model
 from ..options import coerce, declared_types
@@ -81,8 +81,7 @@ class RunSetup:
 
     def split_batches(self, ds: SplitImages, batch_size: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
         """The raw batches (uint8 images, labels, groups, indices) of a split, in order."""
-        yield from iterate(ds, batch_size or self.cfg.eval_batch_size, workers=loader_workers(self.cfg.workers, self.device),
-                           pin_memory=self.device.type == "cuda")
+        yield from iterate(ds, batch_size or self.cfg.eval_batch_size, workers=self.cfg.workers, device=self.device)
 
 
 @dataclass
