@@ -26,7 +26,6 @@ distributed run loads into a single-process model and back.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -176,13 +175,34 @@ def all_reduce_sum(values: Sequence[float]) -> list[float]:
     return t.tolist()
 
 
+class _GlobalSum(torch.autograd.Function):
+    """Sum over the ranks in the default group, differentiable (the backward sums too).
+
+    ``torch.distributed.nn.functional.all_reduce`` does the same arithmetic but keeps the
+    process group in the graph it builds, so a graph still referenced after
+    :func:`shutdown` (a script's last ``loss``) kept gloo's threads alive into interpreter
+    exit, where one rank aborted ("terminate called without an active exception", in CI).
+    This one holds nothing but the graph edge.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor) -> torch.Tensor:
+        out = tensor.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return _GlobalSum.apply(grad)
+
+
 class CpuSyncBatchNorm(_BatchNorm):
     """BatchNorm whose training statistics are those of the global batch over all ranks.
 
-    Per-channel sum, sum of squares and count are all-reduced with
-    ``torch.distributed.nn.functional.all_reduce``, whose backward all-reduces the gradients
-    too, so the loss's dependence on other ranks' images through the statistics is kept, as
-    in ``torch.nn.SyncBatchNorm``. Works for any input with channels on dim 1.
+    Per-channel sum, sum of squares and count are summed over the ranks by
+    :class:`_GlobalSum`, whose backward sums the gradients too, so the loss's dependence on
+    other ranks' images through the statistics is kept, as in ``torch.nn.SyncBatchNorm``.
+    Works for any input with channels on dim 1.
     """
 
     def _check_input_dim(self, x: torch.Tensor) -> None:
@@ -192,14 +212,10 @@ class CpuSyncBatchNorm(_BatchNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)  # evaluation, or a single process: plain BatchNorm
-        from torch.distributed.nn.functional import all_reduce
-
         dims = [0] + list(range(2, x.dim()))
         xf = x.float()
         count = torch.full((1,), xf.numel() / xf.shape[1], dtype=torch.float32, device=x.device)
-        with warnings.catch_warnings():  # its successor is private API; this one still works
-            warnings.simplefilter("ignore", FutureWarning)
-            stats = all_reduce(torch.cat([xf.sum(dims), (xf * xf).sum(dims), count]))
+        stats = _GlobalSum.apply(torch.cat([xf.sum(dims), (xf * xf).sum(dims), count]))
         c = x.shape[1]
         n = stats[-1]
         mean = stats[:c] / n
