@@ -24,7 +24,7 @@ import numpy as np
 
 from .analysis.comparison import validation_collapse
 from .errors import ConfigError, DataError
-from .experiments.archive import run_validation
+from .experiments.restored import run_validation
 from .report.charts import pareto_front
 from .report.tables import load_metrics
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..errors import ConfigError
+from ..experiments.runner import EXECUTORS
 from ..options import parse_kv, split_kv
 
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("experiment", help="the experiments behind the results: list them, or run one or all "
                                           "(resumable, skips what is done)")
-    p.add_argument("action", choices=("list", "run"))
+    p.add_argument("action", choices=("list", "run", "status"),
+                   help="list the experiments; run one (or all); status: where a table stands, run by run")
     p.add_argument("name", nargs="?", default="all", help="an experiment's name, a .toml file, or all")
     p.add_argument("--scale", default="cpu", choices=("cpu", "pretrained", "gpu"),
                    help="cpu: from scratch at the scale this 2-core machine runs; pretrained: an "
@@ -35,6 +38,17 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="check the file and list the planned runs and what is done; train nothing")
     p.add_argument("--yes", action="store_true", help="plan and run a grid of more than 2,000 runs without asking")
+    p.add_argument("--executor", default="sequential", choices=EXECUTORS,
+                   help="sequential: one run after another in this process; ray: every run a Ray task, as many at "
+                        "once as the cluster allows (pip install \"facefair[ray]\"); with --dry-run, the "
+                        "dependency levels and the critical path")
+    p.add_argument("--address", default=None, metavar="ADDR|auto",
+                   help="with --executor ray: the running cluster to use (auto: the one 'ray start' made here); "
+                        "default: start Ray on this machine for this table")
+    p.add_argument("--cpus-per-run", type=int, default=1, metavar="N",
+                   help="with --executor ray: CPUs each run asks Ray for, also its torch threads (default 1)")
+    p.add_argument("--gpus-per-run", type=float, default=None, metavar="G",
+                   help="with --executor ray: GPUs each run asks for (default 1 at --scale gpu, else 0)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_experiment)
 
@@ -46,7 +60,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from ..experiments import find_experiments, load_experiment, resolve, run_experiment
+    from ..experiments import experiment_status, find_experiments, load_experiment, resolve, run_experiment
 
     if args.action == "list":
         for name, path in find_experiments().items():
@@ -59,9 +73,21 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         only = {**(only or {}), key: [v.strip() for v in vals.split(",") if v.strip()]}
     sets = parse_kv(args.sets, "--set")
     runs = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs is not None else None
+    if args.action == "status":
+        for exp in resolve(args.name):
+            print("\n".join(experiment_status(exp, args.out, args.scale, args.data, seeds, only, sets, runs)))
+        return 0
+    ray = None
+    if args.executor == "ray":
+        from ..experiments.ray_executor import RaySettings
+
+        ray = RaySettings(args.address, args.cpus_per_run, args.gpus_per_run)
+    elif args.address is not None or args.gpus_per_run is not None or args.cpus_per_run != 1:
+        raise ConfigError("--address, --cpus-per-run and --gpus-per-run are options of --executor ray")
     for exp in resolve(args.name):
         path = run_experiment(exp, args.out, args.scale, args.data, seeds, args.dry_run, not args.no_progress,
-                              only=only, sets=sets, runs=runs, restore=args.restore, yes=args.yes)
+                              only=only, sets=sets, runs=runs, restore=args.restore, yes=args.yes,
+                              executor=args.executor, ray=ray)
         if not args.dry_run:
             print(f"wrote {path}")
     return 0

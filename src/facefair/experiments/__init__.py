@@ -41,11 +41,13 @@ table split over machines or sessions is finished without training its done rows
 
 from __future__ import annotations
 
-from .archive import RESTORED, archive, read_restored, restore_archive, run_validation
+from .archive import archive, restore_archive
+from .execute import execute, perform
 from .identity import VOLATILE, find_same, identity, same_training
 from .plan import Choice, PlannedRun, plan, run_ids
+from .restored import RESTORED, read_restored, run_validation
 from .results import rows, seed_units, write_results
-from .runner import execute, run_experiment
+from .runner import EXECUTORS, ExperimentFailed, experiment_status, run_experiment
 from .spec import (
     SCALES,
     Choose,
@@ -59,9 +61,9 @@ from .spec import (
     resolve,
 )
 
-__all__ = ["RESTORED", "SCALES", "VOLATILE", "Choice", "Choose", "CrossSpec", "Experiment", "PlannedRun",
-           "RunSpec", "archive", "default_data_dir", "execute", "experiment_dir", "find_experiments",
-           "find_same", "identity", "load_experiment", "plan", "read_restored", "resolve",
-           "restore_archive", "rows", "run_experiment", "run_ids", "run_validation", "same_training",
-           "seed_units", "write_results"]
+__all__ = ["EXECUTORS", "RESTORED", "SCALES", "VOLATILE", "Choice", "Choose", "CrossSpec", "Experiment",
+           "ExperimentFailed", "PlannedRun", "RunSpec", "archive", "default_data_dir", "execute",
+           "experiment_dir", "experiment_status", "find_experiments", "find_same", "identity",
+           "load_experiment", "perform", "plan", "read_restored", "resolve", "restore_archive", "rows",
+           "run_experiment", "run_ids", "run_validation", "same_training", "seed_units", "write_results"]
 

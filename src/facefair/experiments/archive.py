@@ -10,48 +10,18 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..atomic import write_text
 from ..errors import ConfigError, DataError
 from ..report.tables import load_metrics
-from ..runfolder import RunFolder, best_validation
-from .identity import PRECISION_KEYS, identity, precision_of, same_training
-
-if TYPE_CHECKING:
-    from .plan import PlannedRun
-    from .spec import Experiment
+from ..runfolder import RunFolder
+from .identity import PRECISION_KEYS, VOLATILE, identity, precision_of, same_training
+from .plan import PlannedRun
+from .restored import RESTORED, read_restored, run_validation
+from .spec import Experiment
 
 log = logging.getLogger(__name__)
-
-#: what a restored run folder (or choice row) keeps of its archive
-RESTORED = RunFolder.RESTORED
-
-
-def read_restored(folder: Path) -> dict[str, Any] | None:
-    """The record a restored run folder (or choice row) keeps of its archive, or None."""
-    path = folder / RESTORED
-    if not path.is_file():
-        return None
-    try:
-        kept = json.loads(path.read_text())
-    except ValueError:
-        raise DataError(f"{path}: not JSON (remove the folder and restore again)") from None
-    if not isinstance(kept, dict) or "archive" not in kept:
-        raise DataError(f"{path}: no 'archive' key (remove the folder and restore again)")
-    return kept
-
-
-def run_validation(folder: Path) -> dict[str, Any]:
-    """The validation metrics of a run's selected epoch: its log's, or for a restored run the
-    archive's copy (a choice reads these; the test split never takes part)."""
-    kept = read_restored(folder)
-    if kept is None:
-        return best_validation(folder)
-    if not kept.get("validation"):
-        raise DataError(f"{folder / RESTORED}: the archive {kept['archive']} kept no validation metrics for "
-                        "this run (written before archives kept them), so no choice can read them")
-    return dict(kept["validation"])
 
 
 def archive(exp: Experiment, planned: list[PlannedRun], scale: str,
@@ -100,7 +70,8 @@ def _read_archive(path: Path) -> dict[str, Any]:
 
 
 def _unprecise(sets: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in sets.items() if k not in PRECISION_KEYS}
+    """``--set`` options that change what is trained (not how fast: threads, workers)."""
+    return {k: v for k, v in sets.items() if k not in PRECISION_KEYS and k not in VOLATILE}
 
 
 def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path, scale: str,

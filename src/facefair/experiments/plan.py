@@ -20,7 +20,7 @@ from ..mitigation import mitigation_config
 from ..options import check_options
 from ..report.tables import fmt_value
 from ..runfolder import RunFolder
-from .archive import read_restored, run_validation
+from .restored import read_restored, run_validation
 from .spec import DATA_KEYS, GENERATOR_REF, SCALES, CrossSpec, Experiment
 
 

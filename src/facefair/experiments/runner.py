@@ -1,5 +1,7 @@
-"""Making the planned run folders: each trained, resumed, reused from an identical finished
-run, restored from an archive, or skipped as done; then its evaluations and the tables."""
+"""Making a planned table: every run folder trained, resumed, reused from an identical finished
+run, restored from an archive, or skipped as done (:mod:`.execute`), one after another in this
+process (the default executor) or as Ray tasks over a cluster (:mod:`.ray_executor`); then the
+tables."""
 
 from __future__ import annotations
 
@@ -8,86 +10,28 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..evaluation import evaluate, evaluate_on, options_tag, output_names
-from ..mitigation import mitigation_warnings, postprocess
 from ..runfolder import RunFolder
-from ..trainer import train
-from .archive import read_restored, restore_archive
-from .identity import find_same, identity, link_copy
+from .archive import restore_archive
+from .execute import perform
+from .graph import describe, steps
+from .identity import find_same
 from .plan import PLAN_LIMIT, PlannedRun, plan
+from .restored import read_restored
 from .results import write_results
-from .spec import CrossSpec, Experiment, default_data_dir
+from .spec import Experiment, default_data_dir
+from .table import TableFolder
 
 log = logging.getLogger(__name__)
 
-
-def execute(run: PlannedRun, progress: bool, pool: Path | None = None) -> str:
-    """Make one run folder: 'restored', 'done' (skipped), 'reused', 'resumed' or 'trained';
-    then its evaluations. ``pool`` is where finished runs may be reused from."""
-    if read_restored(run.folder) is not None and RunFolder(run.folder).is_evaluated():
-        return "restored"  # its evaluations are the archive's (and a restored base has no config to plan from)
-    if run.generator is not None and not RunFolder(run.folder).is_evaluated():
-        ensure_generator(*run.generator, progress=progress)
-    cfg = run.config()
-    cfg.progress = progress
-    folder = RunFolder(run.folder)
-    status = "trained"
-    if folder.has_config():
-        if identity(folder.config()) != identity(cfg):
-            raise ConfigError(f"{run.folder}: its config.json differs from the experiment's plan "
-                              "(the experiment file changed?); remove the folder or use another --out")
-        status = "done" if RunFolder(run.folder).is_evaluated() else "resumed"
-    elif pool is not None and (same := find_same(pool, cfg, run.folder)) is not None:
-        link_copy(same, run.folder)
-        log.info(f"reusing {same} (same config)")
-        status = "reused"
-    if run.method == "postprocess" and run.base is not None:  # thresholds, not training
-        if status == "resumed":
-            raise ConfigError(f"{run.folder}: a post-processing that did not finish; remove the folder")
-        if status == "trained":
-            postprocess(run.base, run.folder, str(run.options.get("constraint", "equalized_odds")),
-                        seed=int(run.options.get("seed", 0)), progress=progress)
-    elif status in ("trained", "resumed"):
-        train(cfg, run.folder, resume=status == "resumed")
-        if run.base is not None:  # a fine-tune says when it ended worse than its base, or collapsed
-            for line in mitigation_warnings(run.base, run.folder):
-                log.warning(f"warning: {line}")
-        evaluate(run.folder, progress=progress)
-    for opts in run.evaluations:
-        if not (run.folder / output_names("test", options_tag(opts))[1]).is_file():
-            evaluate(run.folder, progress=progress, method_options=opts)
-    for c in run.cross if run.method != "postprocess" else ():  # group thresholds need the training groups
-        cross_evaluate(run.folder, c, progress)
-    return status
-
-
-def ensure_generator(folder: Path, cfg: Any, progress: bool) -> None:
-    """Train (or finish) the experiment's generator unless it is done."""
-    from ..generative.training import generator_done, train_generator
-
-    if generator_done(folder, cfg):
-        return
-    cfg.progress = progress
-    log.info(f"training the experiment's generator in {folder}")
-    train_generator(cfg, folder)
-
-
-def cross_evaluate(folder: Path, c: CrossSpec, progress: bool) -> None:
-    """One ``[[cross]]`` evaluation of a finished run, unless done or its data are absent."""
-    source = c.manifest or c.root
-    if source is not None and not Path(source).exists():
-        log.info(f"skipping cross-dataset evaluation on {c.dataset}: {source} not found")
-        return
-    if (folder / c.file()).is_file():
-        return
-    evaluate_on(folder, c.dataset, c.root, c.target, c.protected, c.positive, c.split,
-                {"manifest": c.manifest} if c.manifest else None, c.name, progress=progress)
+#: how a table's steps are run: in this process one after another, or as Ray tasks
+EXECUTORS = ("sequential", "ray")
 
 
 def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: str | Path | None = None,
                    seeds: list[int] | None = None, dry_run: bool = False, progress: bool = True, only: dict[str, list[str]] | None = None,
                    sets: dict[str, Any] | None = None, runs: list[str] | None = None,
-                   restore: list[str | Path] | None = None, yes: bool = False) -> Path:
+                   restore: list[str | Path] | None = None, yes: bool = False, executor: str = "sequential",
+                   ray: Any = None) -> Path:
     """Run (or resume) every planned run, then write the results tables; returns their path.
 
     Parameters
@@ -104,16 +48,30 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
     runs: the ``[[run]]`` ids to make, with the runs they need.
     restore: results.json archives whose runs fill the folders not made yet.
     yes: plan more runs than :data:`~facefair.experiments.plan.PLAN_LIMIT` without asking.
+    executor: ``sequential`` (in this process, one run after another) or ``ray`` (every step a
+        Ray task, as many at once as the cluster's resources allow; needs ``facefair[ray]``).
+    ray: the Ray executor's settings (:class:`~facefair.experiments.ray_executor.RaySettings`:
+        address, CPUs and GPUs per run); default: Ray started on this machine, 1 CPU a run
+        (1 GPU a run at scale ``gpu``).
     """
+    if executor not in EXECUTORS:
+        raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     out = Path(out)
     data = Path(data) if data is not None else default_data_dir()
+    if executor == "ray":  # workers may start elsewhere: every path they read is absolute
+        from .ray_executor import require_ray
+
+        if not dry_run:
+            require_ray(local=ray is None or not ray.address)
+        out, data = out.absolute(), data.absolute()
     planned = plan(exp, scale, out, data, seeds, only, sets, runs, limit=None if yes else PLAN_LIMIT)
     if not dry_run:
         for archive_path in restore or []:
             restore_archive(exp, planned, archive_path, scale, sets)
     changed = f", with {', '.join(f'{k}={v}' for k, v in sets.items())} over the file" if sets else ""
     make = [p for p in planned if p.choice is None]  # a chosen row is made of these
-    log.info(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(make)} run(s) in {out / exp.name / scale}")
+    table = TableFolder(out / exp.name / scale)
+    log.info(f"{exp.name} ({exp.paper}, scale {scale}{changed}): {len(make)} run(s) in {table.path}")
     if dry_run:
         from ..generative.training import generator_done
 
@@ -122,11 +80,39 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
             log.info(f"  {folder}  generator  [{'done' if generator_done(folder, gcfg) else 'to train'}]")
         for p in make:
             log.info(f"  {p.folder}  {p.method}{f' from {p.base.name}' if p.base else ''}  [{_state(p, out)}]")
-        return out / exp.name / scale / "results.md"
-    for i, p in enumerate(make, start=1):
-        status = execute(p, progress, pool=out)
-        log.info(f"[{i}/{len(make)}] {p.folder}: {status}")
-    return write_results(exp, planned, out / exp.name / scale / "results.md", scale, sets)
+        if executor == "ray":
+            from .ray_executor import RaySettings
+
+            settings = (ray or RaySettings()).resolved(scale)
+            log.info(f"as Ray tasks ({settings.describe()}), by dependency level:")
+            for line in describe(steps(planned), table.path):
+                log.info(line)
+        return table.results
+    failures: list[str] = []
+    with table.claim_driver(executor):
+        if executor == "ray":
+            from .ray_executor import RaySettings, run_on_ray
+
+            failures = run_on_ray(planned, table, (ray or RaySettings()).resolved(scale), progress, pool=out)
+        else:
+            todo = [s for s in steps(planned, split_cross=False) if s.kind == "run"]  # picks: in the tables
+            for i, step in enumerate(todo, start=1):
+                status = perform(step, table, progress, pool=out)
+                log.info(f"[{i}/{len(todo)}] {step.folder}: {status}")
+        path = write_results(exp, planned, table.results, scale, sets)
+    if failures:
+        raise ExperimentFailed(failures, path)
+    return path
+
+
+class ExperimentFailed(ConfigError):
+    """Runs of a table that failed on their own (and those that needed them); the others
+    finished and the tables hold them."""
+
+    def __init__(self, failures: list[str], results: Path) -> None:
+        super().__init__(f"{len(failures)} step(s) of the table failed ({results} holds the others):\n"
+                         + "\n".join(f"  {line}" for line in failures))
+        self.failures = failures
 
 
 def _state(p: PlannedRun, out: Path) -> str:
@@ -141,3 +127,18 @@ def _state(p: PlannedRun, out: Path) -> str:
         if same is not None:
             return f"reuse {same}"
     return "to run"
+
+
+def experiment_status(exp: Experiment, out: str | Path, scale: str = "cpu", data: str | Path | None = None,
+                      seeds: list[int] | None = None, only: dict[str, list[str]] | None = None,
+                      sets: dict[str, Any] | None = None, runs: list[str] | None = None) -> list[str]:
+    """Where a table stands (``facefair experiment status``): a line per step, done, running
+    (host, since, last epoch logged), failed (its error), stopped or to run; then its driver and
+    the counts. Takes the options its ``run`` took (the plan decides the folders)."""
+    from .status import status_lines
+
+    out = Path(out)
+    data = Path(data) if data is not None else default_data_dir()
+    planned = plan(exp, scale, out, data, seeds, only, sets, runs, limit=None)
+    table = TableFolder(out / exp.name / scale)
+    return [f"{exp.name} ({exp.paper}, scale {scale}) in {table.path}:", *status_lines(planned, table)]
