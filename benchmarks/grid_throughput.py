@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -37,7 +38,12 @@ def _run(args: argparse.Namespace, out: Path, extra: list[str]) -> dict[str, Any
         raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{(p.stdout + p.stderr)[-3000:]}")
     archive = next(out.rglob("results.json"))
     runs = json.loads(archive.read_text())["runs"]
-    return {"wall_s": round(wall, 1), "runs": len(runs),
+    # each run's training speed (its log's epochs): what one thread a run gives up against two
+    speed = {}
+    for log in out.rglob("log.jsonl"):
+        rows = [json.loads(line) for line in log.read_text().splitlines()]
+        speed[log.parent.name] = statistics.mean(r["train_img_per_s"] for r in rows)
+    return {"wall_s": round(wall, 1), "runs": len(runs), "train_img_per_s": speed,
             "accuracy": {f"{r['run']}-s{r['seed']}": r["metrics"]["metrics"]["accuracy"] for r in runs if "metrics" in r}}
 
 
@@ -71,15 +77,23 @@ def main() -> None:
     diffs = [abs(a - results["ray"][i]["accuracy"][k]) for i, x in enumerate(results["sequential"])
              for k, a in x["accuracy"].items()]
     n = results["ray"][0]["runs"]
+    # the most a perfectly packed grid can gain: cores x (a run's speed alone with one thread
+    # each / its speed with every core), from the runs' own training rates (training only)
+    speed = {a: statistics.mean(v for x in results[a] for v in x["train_img_per_s"].values()) for a in arms}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    ceiling = cores * speed["ray"] / speed["sequential"]
     setting = (f"`facefair experiment run {args.experiment} --runs {args.runs} --seeds {args.seeds} "
                f"{' '.join('--grid ' + g for g in args.grid)} {' '.join('--set ' + s for s in args.set)}` "
                f"({n} runs, fine-tunes after their bases), sequential vs `--executor ray` "
                f"({args.cpus_per_run} CPU a run), {args.rounds} round(s)")
     row = (f"| grid_throughput | {setting} | sequential {statistics.mean(seq):.0f} s, Ray {statistics.mean(ray):.0f} s "
            f"(per round: {', '.join(f'{s:.0f}/{r:.0f}' for s, r in zip(seq, ray))}) | "
-           f"**{statistics.mean(ratios):.2f}x** ({', '.join(f'{x:.2f}' for x in ratios)}) |")
+           f"**{statistics.mean(ratios):.2f}x** ({', '.join(f'{x:.2f}' for x in ratios)}); training "
+           f"{speed['sequential']:.0f} img/s a run alone, {speed['ray']:.0f} two at once: ceiling "
+           f"{ceiling:.2f}x |")
     write_result(args.name, {"setting": setting, "sequential": results["sequential"], "ray": results["ray"],
-                             "ratios": ratios, "max_abs_accuracy_difference": max(diffs, default=None)}, row)
+                             "ratios": ratios, "train_img_per_s": speed, "ceiling": ceiling,
+                             "max_abs_accuracy_difference": max(diffs, default=None)}, row)
 
 
 if __name__ == "__main__":

@@ -34,19 +34,37 @@ SETS = {"precision": "fp32", "threads": 1, "checkpoint_every": 4}
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    """A two-node Ray cluster on the loopback address (conftest keeps Ray there)."""
+def ray_cluster() -> Iterator[Cluster]:
+    """A two-node Ray cluster on the loopback address (conftest keeps Ray there): a head and a
+    second node, each its own raylet process with one CPU."""
     assert os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") == "0"
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
         c.add_node(num_cpus=1)
         c.wait_for_nodes()
         assert c.address.startswith("127.0.0.1:")
-        yield c.address
+        yield c
     finally:
         if ray.is_initialized():
             ray.shutdown()
         c.shutdown()
+
+
+@pytest.fixture
+def cluster(ray_cluster: Cluster) -> str:
+    return ray_cluster.address
+
+
+def _driver(path: Path, data: Path, out: Path, *extra: str) -> list[str]:
+    """The command a user runs, with the tests' fixed precision and threads."""
+    cmd = [sys.executable, "-m", "facefair", "experiment", "run", str(path), "--out", str(out), "--data", str(data),
+           "--executor", "ray", "--no-progress", *extra]
+    return cmd + [a for k, v in SETS.items() for a in ("--set", f"{k}={json.dumps(v)}")]
+
+
+def _mid_epoch(folder: Path) -> bool:
+    """A run caught inside its first epoch, after a checkpoint within it."""
+    return (folder / "checkpoints" / "last.pt").is_file() and not (folder / "best.json").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -101,18 +119,15 @@ def test_a_run_killed_mid_epoch_is_retried_and_resumes_to_the_same_table(grid, s
                                                                          tmp_path: Path) -> None:
     path, data = grid
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "facefair", "experiment", "run", str(path), "--out", str(out), "--data", str(data),
-           "--executor", "ray", "--address", cluster, "--no-progress"]
-    cmd += [a for k, v in SETS.items() for a in ("--set", f"{k}={json.dumps(v)}")]
     table = TableFolder(out / "tiny" / "cpu")
-    driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    driver = subprocess.Popen(_driver(path, data, out, "--address", cluster), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
     try:
         killed, seen_running = None, []
         deadline = time.monotonic() + 240
         while killed is None and time.monotonic() < deadline and driver.poll() is None:
             record = table.read("base-s0") or {}
-            last = out / "tiny" / "cpu" / "base-s0" / "checkpoints" / "last.pt"
-            if record.get("state") == "running" and last.is_file() and not (last.parent.parent / "best.json").is_file():
+            if record.get("state") == "running" and _mid_epoch(table.path / "base-s0"):
                 seen_running = experiment_status(load_experiment(path), out, data=data, sets=SETS)
                 os.kill(record["pid"], signal.SIGKILL)  # the process training base-s0, mid-epoch 1
                 killed = record["pid"]
@@ -180,9 +195,7 @@ def test_ctrl_c_cancels_the_tasks_and_every_run_resumes(grid, sequential, tmp_pa
     """Without --address the driver starts Ray on this machine (127.0.0.1 only) and stops it."""
     path, data = grid
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "facefair", "experiment", "run", str(path), "--out", str(out), "--data", str(data),
-           "--executor", "ray", "--no-progress"]
-    cmd += [a for k, v in SETS.items() for a in ("--set", f"{k}={json.dumps(v)}")]
+    cmd = _driver(path, data, out)
     table = TableFolder(out / "tiny" / "cpu")
     driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -206,4 +219,37 @@ def test_ctrl_c_cancels_the_tasks_and_every_run_resumes(grid, sequential, tmp_pa
     again = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "base-s0: resumed on " in again.stdout + again.stderr
+    assert {**_archive(out), "results.md": (table.path / "results.md").read_text()} == sequential
+
+
+def test_a_node_that_dies_mid_run_has_its_run_retried_elsewhere(grid, sequential, ray_cluster: Cluster,
+                                                                tmp_path: Path) -> None:
+    path, data = grid
+    out = tmp_path / "out"
+    table = TableFolder(out / "tiny" / "cpu")
+    doomed = ray_cluster.add_node(num_cpus=1)  # a third node, to be removed mid-run
+    ray_cluster.wait_for_nodes()
+    driver = subprocess.Popen(_driver(path, data, out, "--address", ray_cluster.address), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        victim = None
+        deadline = time.monotonic() + 240
+        while victim is None and time.monotonic() < deadline and driver.poll() is None:
+            for record_file in (table.hidden / table.STATES).glob("*-s?.json"):
+                record = table.read(record_file.stem) or {}
+                if (record.get("state") == "running" and record.get("node") == doomed.node_id
+                        and _mid_epoch(table.path / record_file.stem)):
+                    ray_cluster.remove_node(doomed, allow_graceful=False)  # the node and its processes die
+                    victim = record_file.stem
+                    break
+            time.sleep(0.02)
+        printed, _ = driver.communicate(timeout=600)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        if victim is None:
+            ray_cluster.remove_node(doomed)
+    assert victim is not None, f"no run was caught mid-epoch on the third node:\n{printed}"
+    assert driver.returncode == 0, printed
+    assert f"{victim}: resumed on " in printed, printed
     assert {**_archive(out), "results.md": (table.path / "results.md").read_text()} == sequential

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..threads import usable_cores
 from .execute import perform
 from .graph import Step, label, steps
 from .plan import PlannedRun
@@ -123,9 +124,13 @@ def run_on_ray(planned: list[PlannedRun], table: TableFolder, settings: RaySetti
     graph = steps(planned, split_cross=True)
     started = not ray.is_initialized()
     if started:
+        # "local": a new instance for this table, even where another Ray runs on this machine
         kwargs: dict[str, Any] = {"address": settings.address} if settings.address else {
-            "include_dashboard": False, "num_cpus": os.cpu_count()}
-        ray.init(log_to_driver=True, **kwargs)
+            "address": "local", "include_dashboard": False, "num_cpus": usable_cores()}
+        try:
+            ray.init(log_to_driver=True, **kwargs)
+        except ConnectionError as e:
+            raise ConfigError(f"--address {settings.address}: no Ray cluster answers there ({e})") from None
     token = secrets.token_hex(16)
     table.hidden.mkdir(parents=True, exist_ok=True)
     table.marker.write_text(token)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from ..runfolder import RunFolder
 from .graph import Step, label, steps
@@ -96,7 +95,3 @@ def status_lines(planned: list[PlannedRun], table: TableFolder) -> list[str]:
     lines.append(", ".join(f"{counts[k]} {k}" for k in STATES if counts[k]) + f" of {len(graph)} step(s)")
     return lines
 
-
-def summary(planned: list[PlannedRun], table: TableFolder) -> dict[str, Any]:
-    """Each step's state by its label (what a test or a script reads)."""
-    return {label(s, table.path): step_state(s, table)[0] for s in steps(planned, split_cross=True)}
