@@ -7,7 +7,6 @@ import argparse
 from typing import Any
 
 from ..errors import ConfigError
-from ..experiments.runner import EXECUTORS
 from ..options import parse_kv, split_kv
 
 
@@ -38,7 +37,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="check the file and list the planned runs and what is done; train nothing")
     p.add_argument("--yes", action="store_true", help="plan and run a grid of more than 2,000 runs without asking")
-    p.add_argument("--executor", default="sequential", choices=EXECUTORS,
+    # checked by run_experiment against experiments.runner.EXECUTORS (importing it here would
+    # import torch, which 'facefair metrics' must not need)
+    p.add_argument("--executor", default="sequential", metavar="sequential|ray",
                    help="sequential: one run after another in this process; ray: every run a Ray task, as many at "
                         "once as the cluster allows (pip install \"facefair[ray]\"); with --dry-run, the "
                         "dependency levels and the critical path")
