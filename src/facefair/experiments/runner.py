@@ -65,9 +65,6 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
             require_ray(local=ray is None or not ray.address)
         out, data = out.absolute(), data.absolute()
     planned = plan(exp, scale, out, data, seeds, only, sets, runs, limit=None if yes else PLAN_LIMIT)
-    if not dry_run:
-        for archive_path in restore or []:
-            restore_archive(exp, planned, archive_path, scale, sets)
     changed = f", with {', '.join(f'{k}={v}' for k, v in sets.items())} over the file" if sets else ""
     make = [p for p in planned if p.choice is None]  # a chosen row is made of these
     table = TableFolder(out / exp.name / scale)
@@ -89,7 +86,9 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
                 log.info(line)
         return table.results
     failures: list[str] = []
-    with table.claim_driver(executor):
+    with table.claim_driver(executor):  # restores write run folders too: one driver at a time
+        for archive_path in restore or []:
+            restore_archive(exp, planned, archive_path, scale, sets)
         if executor == "ray":
             from .ray_executor import RaySettings, run_on_ray
 
