@@ -142,7 +142,9 @@ def test_a_run_killed_mid_epoch_is_retried_and_resumes_to_the_same_table(grid, s
     assert {**_archive(out), "results.md": (table.path / "results.md").read_text()} == sequential
     line = next(x for x in seen_running if x.startswith("  base-s0:"))
     assert line.startswith(f"  base-s0: running (on {os.uname().nodename} (pid {killed}, node ")
-    print("\n".join(seen_running))  # what `experiment status` said during the table
+    # what `experiment status` said during the table, and what the driver said (its own lines)
+    print("\n".join(seen_running), f"\nkill -9 {killed}", *(x for x in printed.splitlines() if "pid=" not in x),
+          sep="\n")
 
 
 def test_a_failing_run_is_reported_while_the_others_finish(grid, cluster, tmp_path: Path, capsys) -> None:
