@@ -37,6 +37,14 @@ pooled table over two partial runs) can be computed later without the run folder
 ``--restore results.json`` fills the run folders not made yet from such an archive (same
 experiment, scale and ``--set``; each run's config checked where the archive kept it), so a
 table split over machines or sessions is finished without training its done rows again.
+
+Executors: ``sequential`` (the default: one run after another in this process) or ``ray``
+(``--executor ray``, the ``facefair[ray]`` extra): every step of the plan's dependency graph
+(:mod:`.graph`: runs, the generator, cross evaluations, chosen rows) a Ray task whose inputs
+are the steps it reads, on Ray started here or on a cluster (``--address``). Both make a step
+the same way (:mod:`.execute`), hold the table with one driver lock and record each step's
+state in the table folder (:mod:`.table`), which ``facefair experiment status`` reads
+(:mod:`.status`).
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from .archive import archive, restore_archive
 from .execute import execute, perform
 from .identity import VOLATILE, find_same, identity, same_training
 from .plan import Choice, PlannedRun, plan, run_ids
+from .ray_executor import RaySettings
 from .restored import RESTORED, read_restored, run_validation
 from .results import rows, seed_units, write_results
 from .runner import EXECUTORS, ExperimentFailed, experiment_status, run_experiment
@@ -62,7 +71,7 @@ from .spec import (
 )
 
 __all__ = ["EXECUTORS", "RESTORED", "SCALES", "VOLATILE", "Choice", "Choose", "CrossSpec", "Experiment",
-           "ExperimentFailed", "PlannedRun", "RunSpec", "archive", "default_data_dir", "execute",
+           "ExperimentFailed", "PlannedRun", "RaySettings", "RunSpec", "archive", "default_data_dir", "execute",
            "experiment_dir", "experiment_status", "find_experiments", "find_same", "identity",
            "load_experiment", "perform", "plan", "read_restored", "resolve", "restore_archive", "rows",
            "run_experiment", "run_ids", "run_validation", "same_training", "seed_units", "write_results"]
