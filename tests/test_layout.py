@@ -52,6 +52,10 @@ def test_no_module_imports_itself_through_others() -> None:
     cycles = sorted(m for m in graph if reaches(m, m))
     assert cycles == [], f"modules on an import cycle: {cycles}"
     assert not reaches("facefair.methods.base", "facefair.trainer")  # methods plug into the trainer, not back
+    # the plan reads restored folders through restored.py, not through the archive that writes them
+    assert not reaches("facefair.experiments.plan", "facefair.experiments.archive")
+    # both executors make a step through execute.py, which knows no executor
+    assert not reaches("facefair.experiments.execute", "facefair.experiments.ray_executor")
 
 
 def test_only_the_run_folder_type_spells_run_folder_file_names() -> None:
