@@ -199,7 +199,12 @@ def test_ctrl_c_cancels_the_tasks_and_every_run_resumes(grid, sequential, tmp_pa
     out = tmp_path / "out"
     cmd = _driver(path, data, out)
     table = TableFolder(out / "tiny" / "cpu")
-    driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # the command as a terminal starts it, Ctrl-C raising KeyboardInterrupt: a shell's background
+    # job (as CI may run the tests) ignores SIGINT, and a child would inherit that
+    start = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "sys.argv[0] = 'facefair'; from facefair.cli import entry; entry()")
+    interruptible = [sys.executable, "-c", start, *cmd[3:]]
+    driver = subprocess.Popen(interruptible, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and driver.poll() is None:
