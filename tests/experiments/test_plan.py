@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_files import TINY
+from tiny_files import MANIFEST_CROSS, TINY
 
 from facefair.cli import main
 from facefair.errors import ConfigError
@@ -120,15 +120,7 @@ target = ["smile", "hair"]
 id = "base"
 label = "Base"
 
-[[cross]]
-label = "my faces"
-dataset = "manifest"
-manifest = "mine/manifest.csv"
-target = "smiling"
-protected = "tone"
-positive = "yes"
-name = "on-mine"
-
+""" + MANIFEST_CROSS + """
 [[cross]]
 dataset = "utkface"
 root = "utkface"

@@ -94,39 +94,9 @@ method = "gan_debias"
 options = { generator = "@generator", labeler_run = "@base", samples = 64 }
 """
 
-# What the Ray executor is tested on: a fine-tune chain (base -> asac), a sweep and the row that
-# chooses among it, and a cross evaluation of every run on a manifest ("mine/manifest.csv" under
-# the data folder); 768 training images, so a run is long enough to be killed mid-epoch.
-RAY_GRID = TINY.split("[[run]]")[0].replace("n_train = 192", "n_train = 768") + """
-[[run]]
-id = "base"
-label = "Base"
-
-[[run]]
-id = "asac"
-label = "ASAC"
-from = "base"
-method = "asac"
-options = { probe_epochs = 1 }
-cpu = { epochs = 1 }
-
-[[run]]
-id = "w1"
-label = "Regularized (weight 1)"
-method = "regularized"
-options = { weight = 1.0 }
-
-[[run]]
-id = "w0"
-label = "Regularized (weight 0.1)"
-method = "regularized"
-options = { weight = 0.1 }
-
-[[run]]
-id = "reg"
-label = "Regularized (chosen)"
-choose = { among = ["w1", "w0"], metric = "equal_opportunity_diff", reference = "base", accuracy_within = 1.0 }
-
+# A [[cross]] evaluation of every run on a manifest of the synthetic faces ("mine/manifest.csv"
+# under the data folder: helpers.write_manifest).
+MANIFEST_CROSS = """
 [[cross]]
 label = "my faces"
 dataset = "manifest"
@@ -136,3 +106,10 @@ protected = "tone"
 positive = "yes"
 name = "on-mine"
 """
+
+# What the Ray executor is tested on: a fine-tune chain (base -> asac), a sweep and the row that
+# chooses among it, and a cross evaluation of every run on a manifest; 768 training images, so a
+# run is long enough to be killed mid-epoch.
+_tiny, _sweep = TINY.split("[[run]]"), SWEEP.split("[[run]]")
+RAY_GRID = (_tiny[0].replace("n_train = 192", "n_train = 768")
+            + "[[run]]".join(["", _tiny[1], _tiny[2], *_sweep[2:]]) + MANIFEST_CROSS)
