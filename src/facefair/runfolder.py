@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +14,7 @@ from typing import Any
 from .atomic import json_safe, write_json, write_text
 from .config import TrainConfig
 from .errors import ConfigError, DataError
-
-try:  # POSIX advisory locks: released by the kernel when the holder dies, so never left stuck
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no lock
-    fcntl = None  # type: ignore[assignment]
+from .locks import exclusive
 
 
 @dataclass(frozen=True)
@@ -87,17 +82,11 @@ class RunFolder:
                               "--out, or pass --use-existing-folder to write the run into it")
         created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / self.LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    raise ConfigError(f"{self.path}: another facefair process is using this run folder; wait "
-                                      "for it to end or choose another --out") from None
-            yield
+            with exclusive(self.path / self.LOCK, lambda: f"{self.path}: another facefair process is using this "
+                                                          "run folder; wait for it to end or choose another --out"):
+                yield
         finally:
-            os.close(fd)  # releases the lock
             if created and [p.name for p in self.path.iterdir()] == [self.LOCK]:
                 (self.path / self.LOCK).unlink(missing_ok=True)  # nothing was made: leave nothing
                 with contextlib.suppress(OSError):

@@ -18,7 +18,7 @@ from ..trainer import train
 from .graph import Step
 from .identity import find_same, identity, link_copy
 from .plan import PlannedRun
-from .restored import read_restored
+from .restored import finished
 from .spec import CrossSpec
 from .table import TableFolder
 
@@ -33,7 +33,7 @@ def perform(step: Step, table: TableFolder, progress: bool, pool: Path | None = 
         import torch
 
         torch.set_num_threads(threads)  # evaluations and thresholds too, not only training
-    key = table.key(step.folder) + (f"#{step.cross.file()}" if step.cross is not None else "")
+    key = table.step_key(step.folder, step.cross.file() if step.cross is not None else None)
     if step.kind == "choice":
         assert step.run is not None
         picked = step.run.pick()
@@ -56,7 +56,7 @@ def execute(run: PlannedRun, progress: bool, pool: Path | None = None, cross: bo
     then its evaluations, and with ``cross`` its cross-dataset evaluations (the Ray executor
     makes each of those a step of its own). ``pool`` is where finished runs may be reused
     from; ``threads`` fixes the run's CPU threads (a Ray task's CPUs)."""
-    if read_restored(run.folder) is not None and RunFolder(run.folder).is_evaluated():
+    if finished(run.folder) == "restored":
         return "restored"  # its evaluations are the archive's (and a restored base has no config to plan from)
     if run.generator is not None and not RunFolder(run.folder).is_evaluated():
         ensure_generator(*run.generator, progress=progress)

@@ -157,7 +157,7 @@ def run_on_ray(planned: list[PlannedRun], table: TableFolder, settings: RaySetti
             names[ref] = s
         return _wait(ray, graph, refs, names, table)
     except KeyboardInterrupt:
-        pending = [r for r in refs.values()]
+        pending = list(refs.values())
         for ref in pending:
             ray.cancel(ref, force=True)
         log.info(f"cancelled the table's {len(pending)} Ray task(s); every run resumes from its last "

@@ -29,6 +29,14 @@ def read_restored(folder: Path) -> dict[str, Any] | None:
     return kept
 
 
+def finished(folder: Path) -> str | None:
+    """'restored' (from an archive) or 'done' (trained and evaluated) where a run folder holds
+    its metrics, else None."""
+    if not RunFolder(folder).is_evaluated():
+        return None
+    return "restored" if read_restored(folder) is not None else "done"
+
+
 def run_validation(folder: Path) -> dict[str, Any]:
     """The validation metrics of a run's selected epoch: its log's, or for a restored run the
     archive's copy (a choice reads these; the test split never takes part)."""

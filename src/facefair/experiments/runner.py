@@ -16,7 +16,7 @@ from .execute import perform
 from .graph import describe, steps
 from .identity import find_same
 from .plan import PLAN_LIMIT, PlannedRun, plan
-from .restored import read_restored
+from .restored import finished
 from .results import write_results
 from .spec import Experiment, default_data_dir
 from .table import TableFolder
@@ -59,10 +59,11 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
     out = Path(out)
     data = Path(data) if data is not None else default_data_dir()
     if executor == "ray":  # workers may start elsewhere: every path they read is absolute
-        from .ray_executor import require_ray
+        from .ray_executor import RaySettings, require_ray
 
+        ray = (ray or RaySettings()).resolved(scale)
         if not dry_run:
-            require_ray(local=ray is None or not ray.address)
+            require_ray(local=not ray.address)
         out, data = out.absolute(), data.absolute()
     planned = plan(exp, scale, out, data, seeds, only, sets, runs, limit=None if yes else PLAN_LIMIT)
     changed = f", with {', '.join(f'{k}={v}' for k, v in sets.items())} over the file" if sets else ""
@@ -78,10 +79,7 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
         for p in make:
             log.info(f"  {p.folder}  {p.method}{f' from {p.base.name}' if p.base else ''}  [{_state(p, out)}]")
         if executor == "ray":
-            from .ray_executor import RaySettings
-
-            settings = (ray or RaySettings()).resolved(scale)
-            log.info(f"as Ray tasks ({settings.describe()}), by dependency level:")
+            log.info(f"as Ray tasks ({ray.describe()}), by dependency level:")
             for line in describe(steps(planned), table.path):
                 log.info(line)
         return table.results
@@ -90,9 +88,9 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
         for archive_path in restore or []:
             restore_archive(exp, planned, archive_path, scale, sets)
         if executor == "ray":
-            from .ray_executor import RaySettings, run_on_ray
+            from .ray_executor import run_on_ray
 
-            failures = run_on_ray(planned, table, (ray or RaySettings()).resolved(scale), progress, pool=out)
+            failures = run_on_ray(planned, table, ray, progress, pool=out)
         else:
             todo = [s for s in steps(planned, split_cross=False) if s.kind == "run"]  # picks: in the tables
             for i, step in enumerate(todo, start=1):
@@ -116,8 +114,8 @@ class ExperimentFailed(ConfigError):
 
 def _state(p: PlannedRun, out: Path) -> str:
     """What a dry run says of a planned run: done, restored, reuse FOLDER or to run."""
-    if RunFolder(p.folder).is_evaluated():
-        return "restored" if read_restored(p.folder) is not None else "done"
+    if (done := finished(p.folder)) is not None:
+        return done
     if not RunFolder(p.folder).has_config():
         try:
             same = find_same(out, p.config(), p.folder)

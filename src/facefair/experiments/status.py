@@ -13,7 +13,7 @@ from pathlib import Path
 from ..runfolder import RunFolder
 from .graph import Step, label, steps
 from .plan import PlannedRun
-from .restored import read_restored
+from .restored import finished
 from .table import TableFolder, alive_here
 
 #: the states a step can be in, in the order a summary counts them
@@ -43,9 +43,7 @@ def _done(s: Step) -> str | None:
     if s.kind == "cross":
         assert s.cross is not None
         return "done" if (s.folder / s.cross.file()).is_file() else None
-    if RunFolder(s.folder).is_evaluated():
-        return "restored" if read_restored(s.folder) is not None else "done"
-    return None
+    return finished(s.folder)
 
 
 def step_state(s: Step, table: TableFolder) -> tuple[str, str]:
@@ -53,7 +51,7 @@ def step_state(s: Step, table: TableFolder) -> tuple[str, str]:
     done = _done(s)
     if done is not None:
         return "done", done if done != "done" else ""
-    key = table.key(s.folder) + (f"#{s.cross.file()}" if s.cross is not None else "")
+    key = table.step_key(s.folder, s.cross.file() if s.cross is not None else None)
     record = table.read(key) or {}
     progress = ""
     if s.kind == "run" and (e := last_epoch(s.folder)) is not None:

@@ -18,12 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json
-from ..errors import ConfigError
-
-try:  # POSIX advisory locks: released by the kernel when the holder dies
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no lock
-    fcntl = None  # type: ignore[assignment]
+from ..locks import exclusive
 
 
 def now() -> str:
@@ -61,7 +56,6 @@ class TableFolder:
     MARKER = "shared-storage.marker"
     STATES = "states"
     RESULTS = "results.md"
-    ARCHIVE = "results.json"
 
     def __init__(self, path: str | Path) -> None:
         object.__setattr__(self, "path", Path(path))
@@ -79,13 +73,18 @@ class TableFolder:
         return self.path / self.RESULTS
 
     def key(self, folder: Path) -> str:
-        """A step's record name: its folder below the table, '+' for '/' (grid values are plain
-        names, so the name is unique), and ``#<file>`` for a cross-dataset evaluation."""
+        """A run folder's record name: its folder below the table, '+' for '/' (grid values are
+        plain names, so the name is unique)."""
         try:
             rel = Path(folder).relative_to(self.path).as_posix()
         except ValueError:  # a folder outside the table (cannot happen for a planned run)
             rel = Path(folder).as_posix().strip("/")
         return rel.replace("/", "+")
+
+    def step_key(self, folder: Path, cross_file: str | None = None) -> str:
+        """A step's record name: its folder's :meth:`key`, and ``#<file>`` for a cross-dataset
+        evaluation of that run (its metrics file)."""
+        return self.key(folder) + (f"#{cross_file}" if cross_file else "")
 
     def state_file(self, key: str) -> Path:
         return self.hidden / self.STATES / f"{key}.json"
@@ -135,27 +134,19 @@ class TableFolder:
         """Hold the table for one driver: a second ``facefair experiment run`` on the same table
         folder is refused while the first runs (whichever executor either uses)."""
         self.hidden.mkdir(parents=True, exist_ok=True)
-        path = self.hidden / self.DRIVER_LOCK
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    held = self.driver() or {}
-                    who = (f" (host {held.get('host')}, pid {held.get('pid')}, since {held.get('since')})"
-                           if held else "")
-                    raise ConfigError(f"{self.path}: another facefair experiment driver is running this "
-                                      f"table{who}; wait for it to end, or see 'facefair experiment status'"
-                                      ) from None
+        with exclusive(self.hidden / self.DRIVER_LOCK, self._busy) as fd:  # the record stays as the last driver's
             record = {**where(), "since": now(), "executor": executor}
             self._rewrite(fd, record)
             try:
                 yield
             finally:
                 self._rewrite(fd, {**record, "ended": now()})
-        finally:
-            os.close(fd)  # releases the lock; the record stays as the last driver's
+
+    def _busy(self) -> str:
+        held = self.driver() or {}
+        who = f" (host {held.get('host')}, pid {held.get('pid')}, since {held.get('since')})" if held else ""
+        return (f"{self.path}: another facefair experiment driver is running this table{who}; wait for it "
+                "to end, or see 'facefair experiment status'")
 
     @staticmethod
     def _rewrite(fd: int, record: dict[str, Any]) -> None:
