@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
 from typing import Any
 
 import torch
@@ -41,6 +43,22 @@ def native_bf16(device: torch.device) -> bool:
 #: bf16, its depthwise convolutions and BatchNorm/ReLU6 passes gaining nothing from bf16
 #: (benchmarks/peak_fraction.py), where ResNet-18 went from 173 to 280 img/s
 FP32_ON_CPU = ("efficientnet_lite",)
+
+
+def describe_machine(device: torch.device) -> str:
+    """The processor a run computes on, for the record beside its figures (fp32 results moved
+    slightly between CPUs): the GPU's name, or the CPU's model name with its cores and whether
+    it has native bf16 (an AVX512-BF16 EPYC and an AVX2-only one differ 4x in bf16 speed)."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    flags = "native bf16" if cpu_has_native_bf16() else "no native bf16"
+    return f"{model}, {os.cpu_count()} cores, {flags}, torch {torch.__version__}"
 
 
 def resolve_precision(cfg: TrainConfig, device: torch.device) -> tuple[str, str]:

@@ -143,3 +143,19 @@ def best_validation(out: str | Path) -> dict[str, Any]:
         if row.get("epoch") == epoch:
             return {k[4:]: v for k, v in row.items() if k.startswith("val_")}
     raise DataError(f"{out / RunFolder.LOG}: no line for the selected epoch {epoch} of best.json")
+
+
+def training_record(out: str | Path) -> dict[str, Any]:
+    """How a run trained, from its ``log.jsonl``: epochs run, the selected one, training
+    seconds and the machines its epochs ran on (logged since runs record it; a run resumed
+    elsewhere lists both). Empty where the run folder has no log (a post-processing, say)."""
+    out = Path(out)
+    try:
+        rows = [json.loads(line) for line in (out / RunFolder.LOG).read_text().splitlines() if line.strip()]
+        best = json.loads((out / RunFolder.BEST).read_text()).get("epoch")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    machines = list(dict.fromkeys(r["machine"] for r in rows if r.get("machine")))
+    return {"epochs": len(rows), "best_epoch": best,
+            "train_seconds": round(sum(float(r.get("train_seconds", 0.0)) for r in rows), 1),
+            "machines": machines}

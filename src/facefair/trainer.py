@@ -32,7 +32,7 @@ from .config import TrainConfig
 from .data import Task
 from .data.from_config import load_task
 from .data.loader import SplitImages, ahead, iterate, loader_workers, n_batches, random_flip, to_input
-from .devices import autocast, cpu_has_native_bf16, resolve_device, resolve_precision
+from .devices import autocast, cpu_has_native_bf16, describe_machine, resolve_device, resolve_precision
 from .errors import ConfigError, DataError
 from .inference import load_run, predict
 from .methods import Batch, Method, RunSetup, get_method
@@ -260,6 +260,12 @@ class _Run:
     threads: ThreadGovernor | None = None  # a CPU run's thread count, following the machine's load
 
     @property
+    def machine(self) -> str:
+        """The processor this run computes on (each epoch's log row records it: a run resumed
+        on another machine says so)."""
+        return describe_machine(self.device)
+
+    @property
     def folder(self) -> RunFolder:
         return RunFolder(self.out)
 
@@ -477,7 +483,7 @@ def _validate(run: _Run, state: LoopState) -> dict[str, Any]:
     # pooled: rank 0's accumulator holds every rank's images (only rank 0 writes the row)
     row = {"epoch": state.epoch + 1, "train_loss": accum["loss_sum"] / max(accum["n"], 1),
            "lr": run.optimizer.param_groups[0]["lr"], "train_seconds": accum["seconds"],
-           "train_img_per_s": accum["n"] / max(accum["seconds"], 1e-9),
+           "train_img_per_s": accum["n"] / max(accum["seconds"], 1e-9), "machine": run.machine,
            **validation_fields(rep.overall, val.y)}
     row = json_safe(row)
     state.history.append(row)

@@ -16,9 +16,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("action", choices=("list", "run", "status"),
                    help="list the experiments; run one (or all); status: where a table stands, run by run")
     p.add_argument("name", nargs="?", default="all", help="an experiment's name, a .toml file, or all")
-    p.add_argument("--scale", default="cpu", choices=("cpu", "pretrained", "gpu"),
+    p.add_argument("--scale", default="cpu", choices=("cpu", "pretrained", "gpu", "full"),
                    help="cpu: from scratch at the scale this 2-core machine runs; pretrained: an "
-                        "ImageNet EfficientNet-Lite0 fine-tuned on the same machine; gpu: the paper's setting")
+                        "ImageNet EfficientNet-Lite0 fine-tuned on the same machine; gpu: the paper's setting; "
+                        "full: the pretrained recipe on every training image (where a file has it)")
     p.add_argument("--out", default="runs/experiments", help="output root")
     p.add_argument("--data", default=None, help="folder holding the datasets (default $FACEFAIR_DATA or ../shared/data)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds instead of the file's")

@@ -15,7 +15,7 @@ from typing import Any
 from ..atomic import write_text
 from ..errors import ConfigError, DataError
 from ..report.tables import load_metrics
-from ..runfolder import RunFolder
+from ..runfolder import RunFolder, training_record
 from .identity import PRECISION_KEYS, VOLATILE, identity, precision_of, same_training
 from .plan import PlannedRun
 from .restored import RESTORED, read_restored, run_validation
@@ -47,7 +47,7 @@ def archive(exp: Experiment, planned: list[PlannedRun], scale: str,
                  "folder": p.folder.relative_to(p.folder.parents[1 if p.grid else 0]).as_posix(),
                  "metrics": load_metrics(p.folder), "cross": cross}
         if kept is not None:  # a restored run's record is carried over as it was
-            entry.update({k: kept[k] for k in ("validation", "identity") if kept.get(k) is not None})
+            entry.update({k: kept[k] for k in ("validation", "identity", "trained") if kept.get(k) is not None})
         else:
             try:
                 entry["validation"] = run_validation(p.folder)
@@ -55,6 +55,8 @@ def archive(exp: Experiment, planned: list[PlannedRun], scale: str,
                 pass  # a run folder made before validation was logged
             if RunFolder(p.folder).has_config():
                 entry["identity"] = identity(RunFolder(p.folder).config())
+            if trained := training_record(p.folder):
+                entry["trained"] = trained
         runs.append(entry)
     return {"experiment": exp.name, "paper": exp.paper, "scale": scale, "set": dict(sets or {}), "runs": runs}
 
@@ -142,7 +144,8 @@ def restore_archive(exp: Experiment, planned: list[PlannedRun], path: str | Path
                                 f"this experiment writes ({', '.join(sorted(cross_files)) or 'none'})")
             write_text(tmp / name, json.dumps(cdoc, indent=1) + "\n")
         write_text(tmp / RESTORED, json.dumps({"archive": str(path), "seed": p.seed, "validation": r.get("validation"),
-                                                "identity": r.get("identity")}, indent=1) + "\n")
+                                                "identity": r.get("identity"),
+                                                "trained": r.get("trained")}, indent=1) + "\n")
         os.replace(tmp, p.folder)
         restored += 1
     for p in planned:

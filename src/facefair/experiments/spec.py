@@ -24,7 +24,11 @@ else:  # pragma: no cover
 
 #: cpu: from scratch on this project's 2-core machine; pretrained: an ImageNet backbone that
 #: installs offline (EfficientNet-Lite0) on the same machine; gpu: the paper's own setting
-SCALES = ("cpu", "pretrained", "gpu")
+SCALES = ("cpu", "pretrained", "gpu", "full")
+#: a [scale.<name>] key naming another scale whose options (the file's and each run's) it starts from
+EXTENDS = "extends"
+#: subset options whose value "all" lifts the cap (TOML has no null): every image of the split
+UNCAPPED = ("max_train", "max_val")
 TOP_KEYS = {"experiment", "train", "scale", "grid", "run", "cross", "generator"}
 HEAD_KEYS = {"name", "paper", "layout", "seeds", "description"}
 RUN_KEYS = {"id", "label", "method", "options", "from", "train", *SCALES, "evaluate", "choose"}
@@ -173,6 +177,7 @@ def _folder_name(path: Path, value: Any, where: str) -> str:
 
 
 def _trainer_options(path: Path, options: dict[str, Any], where: str) -> dict[str, Any]:
+    options = {k: None if k in UNCAPPED and v == "all" else v for k, v in options.items()}
     try:
         return check_options(TrainConfig, options, "")
     except ConfigError as e:
@@ -215,11 +220,16 @@ def load_experiment(path: str | Path) -> Experiment:
         raise _fail(path, "[experiment] seeds must be a list of integers")
 
     train = _trainer_options(path, _table(path, doc.get("train", {}), "[train]"), "[train]")
-    scales = {}
+    scales, parents = {}, {}
     for scale, options in _table(path, doc.get("scale", {}), "[scale]").items():
         if scale not in SCALES:
             raise _fail(path, f"[scale.{scale}]: scales are {', '.join(SCALES)}")
-        scales[scale] = _trainer_options(path, _table(path, options, f"[scale.{scale}]"), f"[scale.{scale}]")
+        options = dict(_table(path, options, f"[scale.{scale}]"))
+        if EXTENDS in options:
+            parents[scale] = _text(path, options.pop(EXTENDS), f"[scale.{scale}] {EXTENDS}")
+        scales[scale] = _trainer_options(path, options, f"[scale.{scale}]")
+    lineage = _lineage(path, parents, scales)
+    scales = {scale: {k: v for s in reversed(lineage[scale]) for k, v in scales[s].items()} for scale in scales}
 
     grid = {}
     types = declared_types(TrainConfig)
@@ -237,7 +247,7 @@ def load_experiment(path: str | Path) -> Experiment:
         raise _fail(path, "no [[run]] entries")
     specs: list[RunSpec] = []
     for i, run in enumerate(runs, start=1):
-        specs.append(_run_spec(path, i, _table(path, run, f"run {i}"), specs))
+        specs.append(_run_spec(path, i, _table(path, run, f"run {i}"), specs, lineage))
 
     cross = []
     for i, c in enumerate(doc.get("cross", []), start=1):
@@ -247,12 +257,42 @@ def load_experiment(path: str | Path) -> Experiment:
             raise _fail(path, f"cross {i}: " + (f"unknown key(s) {', '.join(sorted(bad))}" if bad
                                                else "needs a 'dataset'"))
         cross.append(CrossSpec(**{k: _text(path, v, f"cross {i} {k}") for k, v in c.items()}))
-    generator = _generator(path, doc.get("generator"), specs, grid)
+    generator = _generator(path, doc.get("generator"), specs, grid, lineage)
     return Experiment(head["name"], path, head["paper"], description, layout, tuple(seeds), train, scales, grid,
                       tuple(specs), tuple(cross), generator)
 
 
-def _generator(path: Path, table: Any, runs: list[RunSpec], grid: dict[str, Any]) -> dict[str, Any]:
+def _lineage(path: Path, parents: dict[str, str], scales: dict[str, Any]) -> dict[str, list[str]]:
+    """Per scale, itself then the scales it extends, nearest first (``[scale.full] extends =
+    "pretrained"``); an unknown or circular ``extends`` is an error naming the scale."""
+    out = {}
+    for scale in scales:
+        chain = [scale]
+        while chain[-1] in parents:
+            parent = parents[chain[-1]]
+            if parent not in scales:
+                raise _fail(path, f"[scale.{chain[-1]}] {EXTENDS} '{parent}': the file has no [scale.{parent}]")
+            if parent in chain:
+                raise _fail(path, f"[scale.{scale}] {EXTENDS}: a circle ({' -> '.join([*chain, parent])})")
+            chain.append(parent)
+        out[scale] = chain
+    return out
+
+
+def _inherited(tables: dict[str, dict[str, Any]], lineage: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """Per-scale tables (a run's, the generator's) with each scale that has none of its own
+    taking the nearest one of the scales it extends."""
+    out = dict(tables)
+    for scale, chain in lineage.items():
+        if scale not in out:
+            nearest = next((s for s in chain if s in tables), None)
+            if nearest is not None:
+                out[scale] = tables[nearest]
+    return out
+
+
+def _generator(path: Path, table: Any, runs: list[RunSpec], grid: dict[str, Any],
+               lineage: dict[str, list[str]]) -> dict[str, Any]:
     """The checked [generator] table; runs that name "@generator" need one."""
     from ..generative.config import GeneratorConfig
 
@@ -280,10 +320,11 @@ def _generator(path: Path, table: Any, runs: list[RunSpec], grid: dict[str, Any]
             out[key] = checked
         else:
             out.update(checked)
-    return out
+    return {**out, **_inherited({k: v for k, v in out.items() if k in SCALES}, lineage)}
 
 
-def _run_spec(path: Path, i: int, run: dict[str, Any], earlier: list[RunSpec]) -> RunSpec:
+def _run_spec(path: Path, i: int, run: dict[str, Any], earlier: list[RunSpec],
+              lineage: dict[str, list[str]]) -> RunSpec:
     bad = set(run) - RUN_KEYS
     if bad or "id" not in run:
         raise _fail(path, f"run {i}: " + (f"unknown key(s) {', '.join(sorted(bad))}" if bad else "needs an 'id'"))
@@ -310,6 +351,7 @@ def _run_spec(path: Path, i: int, run: dict[str, Any], earlier: list[RunSpec]) -
         table = dict(table)
         scale_options[scale] = table.pop("options", {})
         scales[scale] = _trainer_options(path, table, f"{where} {scale}")
+    scales, scale_options = _inherited(scales, lineage), _inherited(scale_options, lineage)
     train = _trainer_options(path, _table(path, run.get("train", {}), f"{where} train"), f"{where} train")
     evaluate = run.get("evaluate", [])
     if not isinstance(evaluate, list):
