@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 from tiny_files import SWEEP, TINY
 
 from facefair.cli import main
+from facefair.devices import describe_machine
 
 
 def test_restore_finishes_a_table_from_its_archive_without_training_done_runs(tmp_path: Path, capsys) -> None:
@@ -18,6 +20,11 @@ def test_restore_finishes_a_table_from_its_archive_without_training_done_runs(tm
     made = first / "tiny" / "cpu"
     archive = json.loads((made / "results.json").read_text())
     assert all("validation" in r and "identity" in r for r in archive["runs"] if r["method"] != "choose")
+    # where and how long each run trained travels with it (fp32 moves slightly between CPUs)
+    here = describe_machine(torch.device("cpu"))
+    for r in (r for r in archive["runs"] if r["method"] != "choose"):
+        t = r["trained"]
+        assert (t["machines"], t["epochs"]) == ([here], 2) and t["best_epoch"] in (1, 2) and t["train_seconds"] > 0
     capsys.readouterr()
 
     # a fresh machine: every run restored from the committed archive, none trained

@@ -12,6 +12,7 @@ from tiny_files import MANIFEST_CROSS, TINY
 from facefair.cli import main
 from facefair.errors import ConfigError
 from facefair.experiments import find_experiments, load_experiment, plan, run_experiment
+from facefair.experiments.identity import identity
 
 
 def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> None:
@@ -21,8 +22,8 @@ def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> Non
     for name, path in found.items():
         exp = load_experiment(path)
         assert len(exp.seeds) >= 3, name  # every result from at least 3 seeds
-        for scale in ("cpu", "gpu", "pretrained"):
-            if scale == "pretrained" and scale not in exp.scales:
+        for scale in ("cpu", "gpu", "pretrained", "full"):
+            if scale in ("pretrained", "full") and scale not in exp.scales:
                 continue
             planned = plan(exp, scale, tmp_path, tmp_path / "data")
             folders = [p.folder for p in planned]
@@ -42,6 +43,22 @@ def test_every_repository_experiment_plans_at_both_scales(tmp_path: Path) -> Non
             if p.base is None and p.choice is None:
                 cfg = p.config()
                 assert (cfg.arch, cfg.pretrained, cfg.requested_precision()) == ("efficientnet_lite0", "imagenet", "auto"), name
+    # the full scale: the pretrained recipe on every image, epochs by early stopping, and ASAC
+    # Table 1's bases are FineFACE Table 6's baselines (one config, so the runner trains it once)
+    full = {name: plan(load_experiment(found[name]), "full", tmp_path, tmp_path / "data", seeds=[1],
+                       only={"target": ["Smiling"]}) for name in ("asac_table1", "fineface_table6")}
+    base, erm = full["asac_table1"][0], full["fineface_table6"][0]
+    assert (base.run_id, erm.run_id) == ("base", "erm") and identity(base.config()) == identity(erm.config())
+    cfg = base.config()
+    assert (cfg.arch, cfg.size, cfg.max_train, cfg.max_val, cfg.epochs, cfg.patience, cfg.schedule) == \
+        ("efficientnet_lite0", 96, None, None, 4, 1, "constant")
+    pretrained = plan(load_experiment(found["fineface_table6"]), "pretrained", tmp_path, tmp_path / "data",
+                      seeds=[1], only={"target": ["Smiling"]}, runs=["fineface"])[0].config()
+    fineface = next(p for p in full["fineface_table6"] if p.run_id == "fineface").config()
+    assert fineface.method_options == pretrained.method_options and fineface.weight_decay == 0.0  # the run's pretrained table
+    ermft = next(p for p in full["asac_table1"] if p.run_id == "ermft")
+    assert ermft.overrides["epochs"] == 1 and ermft.base == base.folder
+    assert {p.run_id for p in full["fineface_table6"] if p.method == "postprocess"} == {"erm_pp_eo", "fineface_pp_eo"}
     t1 = plan(load_experiment(found["asac_table1"]), "cpu", tmp_path, tmp_path)
     assert {p.overrides.get("target") for p in t1} == {"Smiling", "Big_Nose", "Wavy_Hair"}
     assert len(load_experiment(found["fineface_table6"]).grid["target"]) == 13

@@ -17,6 +17,9 @@ from facefair.experiments import load_experiment
     (lambda t: t.replace('id = "di"', 'id = "base"'), "appears twice"),
     (lambda t: t.replace('layout = "asac"', 'layout = "pie"'), "layout must be one of"),
     (lambda t: t.replace("[scale.gpu]", "[scale.tpu]"), "scales are"),
+    (lambda t: t.replace("[scale.gpu]", '[scale.gpu]\nextends = "pretrained"'), r"\[scale.gpu\] extends 'pretrained': the file has no \[scale.pretrained\]"),
+    (lambda t: t.replace("[scale.gpu]", '[scale.gpu]\nextends = "cpu"').replace("[scale.cpu]", '[scale.cpu]\nextends = "gpu"'), r"a circle \(cpu -> gpu -> cpu\)"),
+    (lambda t: t.replace("[scale.cpu]\nepochs = 2", '[scale.cpu]\nepochs = 2\nmax_train = "some"'), r"\[scale.cpu\]: option max_train must be"),
     (lambda t: t.replace('paper = "ASAC Table 4 (tiny)"', ""), "needs 'paper'"),
     (lambda t: t + "\n[[run", "not valid TOML"),
     (lambda t: t.replace("cpu = { epochs = 1 }", "cpu = 1"), "cpu must be a table"),
@@ -44,3 +47,18 @@ def test_bad_experiment_files_name_file_and_key(tmp_path: Path, edit, message: s
     with pytest.raises(ConfigError, match=message) as e:
         load_experiment(path)
     assert str(path) in str(e.value)
+
+
+def test_a_scale_extends_another_with_each_runs_options(tmp_path: Path) -> None:
+    """[scale.full] extends = "cpu": the file's cpu options under its own, and each run's cpu
+    table where the run has no full one; "all" lifts a subset cap."""
+    path = tmp_path / "full.toml"
+    path.write_text(TINY.replace("[scale.gpu]", '[scale.full]\nextends = "cpu"\nmax_train = "all"\nsize = 40\n\n[scale.gpu]')
+                    .replace("[scale.cpu]\nepochs = 2", "[scale.cpu]\nepochs = 2\nmax_train = 100"))
+    exp = load_experiment(path)
+    assert exp.scales["full"] == {"epochs": 2, "max_train": None, "size": 40}
+    assert exp.scales["cpu"] == {"epochs": 2, "max_train": 100}
+    asac = exp.run("asac")
+    assert asac.trainer_options("full") == {"epochs": 1} and asac.method_options("full") == {"probe_epochs": 2}
+    path.write_text(path.read_text().replace("cpu = { epochs = 1 }", "cpu = { epochs = 1 }\nfull = { epochs = 3 }"))
+    assert load_experiment(path).run("asac").trainer_options("full") == {"epochs": 3}  # its own table wins
