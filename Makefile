@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test install clean
+.PHONY: demo test install docs package-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test,ray]"
 	touch $(STAMP)
 
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
 install: $(STAMP)
 
 demo: $(DEMO_STAMP)
@@ -30,5 +35,15 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q tests
 
+# the documentation site into site/ (mkdocs.yml: strict, so a broken link or a docstring that
+# does not render fails the build)
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# the package as pip installs it: sdist and wheel built and checked, the wheel installed in a
+# fresh virtualenv outside the checkout, the README's commands run there
+package-check: $(STAMP)
+	bash .ci/package_check $(BIN)/python
+
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output .pytest_cache site build dist

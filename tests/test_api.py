@@ -25,21 +25,41 @@ def test_dir_shows_the_curated_names_and_each_resolves() -> None:
     assert facefair.load_run.__module__ == "facefair.inference"  # from its home, not a re-import
 
 
+def _parameter_entries(doc: str) -> list[str]:
+    """The entries of a numpy-style ``Parameters`` section (``name`` or ``name : type`` at the
+    section's indentation, the words indented below): what the documentation site renders."""
+    lines = doc.splitlines()
+    entries: list[str] = []
+    for i, line in enumerate(lines[:-1]):
+        if line.strip() == "Parameters" and set(lines[i + 1].strip()) == {"-"}:
+            for entry in lines[i + 2:]:
+                if not entry.strip() or set(entry.strip()) == {"-"}:
+                    break
+                if not entry.startswith(" "):
+                    entries.append(entry)
+    return entries
+
+
 def test_every_public_function_documents_each_parameter() -> None:
     import inspect
 
-    missing = []
+    missing, misread = [], []
     for name in facefair.__all__:
         obj = getattr(facefair, name)
         if not inspect.isfunction(obj):
             continue
         doc = inspect.getdoc(obj) or ""
+        entries = _parameter_entries(doc)
+        documented = {e.split(" : ")[0].strip().lstrip("*") for e in entries}
+        # "name: words" on one line is no numpy entry: the site would read the words as a type
+        misread += [f"{name}: {e}" for e in entries if ": " in e and " : " not in e]
         for p in inspect.signature(obj).parameters.values():
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
-            if f"{p.name}:" not in doc and f"``{p.name}``" not in doc:
+            if p.name not in documented and f"``{p.name}``" not in doc:
                 missing.append(f"{name}({p.name})")
     assert not missing, f"parameters without a word in their function's docstring: {missing}"
+    assert not misread, f"Parameters entries the documentation site misreads: {misread}"
 
 
 def test_every_method_option_is_documented() -> None:

@@ -16,7 +16,7 @@ The Python API mirrors the CLI::
     ff.train_generator(ff.GeneratorConfig(dataset="celeba", root="data/celeba"), "gens/celeba64")
     ff.write_report(["runs/base", "runs/asac"], "report.html")
     ff.fairness_report(y, pred, group)          # metrics of any predictions (numpy only)
-    ff.run_experiment(ff.load_experiment("experiments/asac_table1.toml"), "runs/exp")
+    ff.run_experiment(ff.load_experiment("asac_table1"), "runs/exp")
     ff.show_messages()                          # print progress messages, as the CLI does
 
 Nouns (what a run is and holds): ``TrainConfig``, ``RunFolder``, ``LoadedRun``,

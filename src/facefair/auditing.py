@@ -108,10 +108,13 @@ def load_model(model_file: str | Path | None = None, factory: str | None = None,
 
     Parameters
     ----------
-    model_file: a TorchScript file (``torch.jit.save``).
-    factory: ``module:function`` returning an ``nn.Module`` (its module importable from the
+    model_file
+        a TorchScript file (``torch.jit.save``).
+    factory
+        ``module:function`` returning an ``nn.Module`` (its module importable from the
         current folder or ``PYTHONPATH``).
-    weights: the factory model's state_dict file (loaded with ``weights_only=True``, strictly).
+    weights
+        the factory model's state_dict file (loaded with ``weights_only=True``, strictly).
     """
     if (model_file is None) == (factory is None):
         raise ConfigError("name the model with --model FILE (TorchScript) or --model-factory MODULE:FUNCTION")
@@ -165,26 +168,46 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
 
     Parameters
     ----------
-    out: the audit folder (made; a folder holding other files is refused).
-    dataset: a reader facefair has (celeba, fairface, utkface, manifest).
-    root: the dataset's folder in its official layout.
-    target: the attribute the model predicts.
-    protected: the protected attribute the groups come from.
-    model_file: a TorchScript model.
-    factory: ``module:function`` building the model (with ``weights``).
-    weights: the factory model's state_dict.
-    input_size: the side in pixels the model takes.
-    normalize: ``imagenet``, ``none`` ([0, 1] pixels) or ``MEAN/STD``.
-    output: the column of a multi-output head holding the target's logit (sigmoid).
-    positive: the dataset's class the model's positive output means (default: the second).
-    split: ``all`` (every image), or train, val, test.
-    dataset_options: the reader's options (``manifest=FILE``).
-    batch_size: images per forward pass.
-    n_boot: bootstrap replicates for the intervals.
-    explain: images drawn with IG and Grad-CAM (0: none).
-    ig_steps: Integrated Gradients' interpolation steps.
-    progress: a progress bar.
-    title: the report's title.
+    out
+        the audit folder (made; a folder holding other files is refused).
+    dataset
+        a reader facefair has (celeba, fairface, utkface, manifest).
+    root
+        the dataset's folder in its official layout.
+    target
+        the attribute the model predicts.
+    protected
+        the protected attribute the groups come from.
+    model_file
+        a TorchScript model.
+    factory
+        ``module:function`` building the model (with ``weights``).
+    weights
+        the factory model's state_dict.
+    input_size
+        the side in pixels the model takes.
+    normalize
+        ``imagenet``, ``none`` ([0, 1] pixels) or ``MEAN/STD``.
+    output
+        the column of a multi-output head holding the target's logit (sigmoid).
+    positive
+        the dataset's class the model's positive output means (default: the second).
+    split
+        ``all`` (every image), or train, val, test.
+    dataset_options
+        the reader's options (``manifest=FILE``).
+    batch_size
+        images per forward pass.
+    n_boot
+        bootstrap replicates for the intervals.
+    explain
+        images drawn with IG and Grad-CAM (0: none).
+    ig_steps
+        Integrated Gradients' interpolation steps.
+    progress
+        a progress bar.
+    title
+        the report's title.
     """
     from .data.registry import load_dataset
     from .explain.run import explain_models, pick_images

@@ -50,13 +50,20 @@ def evaluate(run: str | Path, split: str = "test", checkpoint: str = "best", n_b
 
     Parameters
     ----------
-    run: the run folder.
-    split: train, val or test.
-    checkpoint: ``best`` or ``last``.
-    n_boot: bootstrap replicates for the intervals (0: none).
-    ci_level: the intervals' level.
-    progress: a progress bar (default: the run's setting).
-    method_options: override the run's method options for this evaluation only; the output
+    run
+        the run folder.
+    split
+        train, val or test.
+    checkpoint
+        ``best`` or ``last``.
+    n_boot
+        bootstrap replicates for the intervals (0: none).
+    ci_level
+        the intervals' level.
+    progress
+        a progress bar (default: the run's setting).
+    method_options
+        override the run's method options for this evaluation only; the output
         files get a tag (``metrics-inference-raw.json``).
     """
     run = Path(run)
@@ -163,22 +170,36 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
 
     Parameters
     ----------
-    run: the trained run folder.
-    dataset: the other dataset's reader (celeba, utkface, fairface, manifest).
-    root: its folder, in its official layout.
-    target: its target attribute (default: the run's target name).
-    protected: its protected attribute (default: the run's).
-    positive: its target class that means the model's positive class (default: the class of
+    run
+        the trained run folder.
+    dataset
+        the other dataset's reader (celeba, utkface, fairface, manifest).
+    root
+        its folder, in its official layout.
+    target
+        its target attribute (default: the run's target name).
+    protected
+        its protected attribute (default: the run's).
+    positive
+        its target class that means the model's positive class (default: the class of
         the same name).
-    split: ``all`` (every image: the model never saw this dataset, the default), or one of
+    split
+        ``all`` (every image: the model never saw this dataset, the default), or one of
         its splits; the metrics file records which and how many were scored.
-    dataset_options: the reader's options (``manifest=FILE``).
-    name: the file tag instead of ``on-<dataset>``.
-    checkpoint: ``best`` or ``last``.
-    n_boot: bootstrap replicates (0: none).
-    ci_level: the intervals' level.
-    progress: a progress bar (default: the run's setting).
-    method_options: override the run's method options for this evaluation.
+    dataset_options
+        the reader's options (``manifest=FILE``).
+    name
+        the file tag instead of ``on-<dataset>``.
+    checkpoint
+        ``best`` or ``last``.
+    n_boot
+        bootstrap replicates (0: none).
+    ci_level
+        the intervals' level.
+    progress
+        a progress bar (default: the run's setting).
+    method_options
+        override the run's method options for this evaluation.
     """
     from .data.registry import load_dataset
 

@@ -48,13 +48,20 @@ def predict(method: Method, model: nn.Module, ds: SplitImages, cfg: TrainConfig,
 
     Parameters
     ----------
-    method: the run's method (its ``predict_logits`` decides how the model answers).
-    model: the trained model, on ``device``.
-    ds: the images of one split.
-    cfg: the run's config (batch size, precision, memory format, workers).
-    device: where the model is.
-    desc: the progress bar's label.
-    pass_groups: False hides the protected labels from the method (another dataset's groups).
+    method
+        the run's method (its ``predict_logits`` decides how the model answers).
+    model
+        the trained model, on ``device``.
+    ds
+        the images of one split.
+    cfg
+        the run's config (batch size, precision, memory format, workers).
+    device
+        where the model is.
+    desc
+        the progress bar's label.
+    pass_groups
+        False hides the protected labels from the method (another dataset's groups).
     """
     model.eval()
     d = distributed.current()
@@ -104,9 +111,12 @@ def load_run(out: str | Path, checkpoint: str = "best",
 
     Parameters
     ----------
-    out: the run folder.
-    checkpoint: ``best`` (the selected epoch) or ``last`` (the last saved state).
-    method_options: override the saved ones, for inference-time choices such as FineFACE's
+    out
+        the run folder.
+    checkpoint
+        ``best`` (the selected epoch) or ``last`` (the last saved state).
+    method_options
+        override the saved ones, for inference-time choices such as FineFACE's
         ``inference`` rule; options that change the model's shape will not load.
     """
     folder = RunFolder(out)

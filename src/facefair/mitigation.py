@@ -52,13 +52,20 @@ def mitigate(method: str, base_run: str | Path, out: str | Path, options: dict[s
 
     Parameters
     ----------
-    method: a mitigation method (asac, erm, reweight, adversarial_debias, ...).
-    base_run: a trained run folder (its ``best`` weights are the start).
-    out: the new run folder.
-    options: the method's options (``facefair methods NAME``).
-    resume: continue a run cut short in ``out`` (its saved config wins).
-    use_existing: write the run into a folder that holds other files (refused otherwise).
-    **overrides: trainer options over the base run's config and the method's fine-tuning
+    method
+        a mitigation method (asac, erm, reweight, adversarial_debias, ...).
+    base_run
+        a trained run folder (its ``best`` weights are the start).
+    out
+        the new run folder.
+    options
+        the method's options (``facefair methods NAME``).
+    resume
+        continue a run cut short in ``out`` (its saved config wins).
+    use_existing
+        write the run into a folder that holds other files (refused otherwise).
+    **overrides
+        trainer options over the base run's config and the method's fine-tuning
         defaults (``epochs=10``, ``lr=1e-4``, ...).
     """
     if resume and RunFolder(out).has_config():
@@ -83,8 +90,10 @@ def mitigation_warnings(base_run: str | Path, run: str | Path) -> list[str]:
 
     Parameters
     ----------
-    base_run: the run it started from.
-    run: the mitigated run.
+    base_run
+        the run it started from.
+    run
+        the mitigated run.
     """
     try:
         before, after = best_validation(base_run), best_validation(run)
@@ -114,14 +123,22 @@ def postprocess(base_run: str | Path, out: str | Path, constraint: str = "equali
 
     Parameters
     ----------
-    base_run: a trained run folder.
-    out: the new run folder (made; a folder holding other files is refused).
-    constraint: equalized_odds, equal_opportunity or demographic_parity.
-    seed: seeds the per-image coins of randomised decisions.
-    n_boot: bootstrap replicates for the test metrics' intervals (0: none).
-    ci_level: the intervals' level.
-    progress: a progress bar (default: the base run's setting).
-    use_existing: write into a folder that holds other files.
+    base_run
+        a trained run folder.
+    out
+        the new run folder (made; a folder holding other files is refused).
+    constraint
+        equalized_odds, equal_opportunity or demographic_parity.
+    seed
+        seeds the per-image coins of randomised decisions.
+    n_boot
+        bootstrap replicates for the test metrics' intervals (0: none).
+    ci_level
+        the intervals' level.
+    progress
+        a progress bar (default: the base run's setting).
+    use_existing
+        write into a folder that holds other files.
     """
 
     base, folder = RunFolder(base_run), RunFolder(out)

@@ -200,14 +200,21 @@ def select(specs: list[str], constraints: list[str] | None = None, maximize: str
 
     Parameters
     ----------
-    specs: ``LABEL=GLOB`` settings or run folders and globs.
-    constraints: validation bounds, ``METRIC<=X`` (or ``>=``, ``<``, ``>``).
-    maximize: the validation metric to maximise (ignored when ``minimize`` is given).
-    minimize: a validation metric to minimise instead.
-    pareto: also list the validation Pareto front of the objective against the first
+    specs
+        ``LABEL=GLOB`` settings or run folders and globs.
+    constraints
+        validation bounds, ``METRIC<=X`` (or ``>=``, ``<``, ``>``).
+    maximize
+        the validation metric to maximise (ignored when ``minimize`` is given).
+    minimize
+        a validation metric to minimise instead.
+    pareto
+        also list the validation Pareto front of the objective against the first
         constraint's metric.
-    max_draws: the one-seed-per-setting draws that judge stability (all combinations when fewer).
-    seed: seeds those draws.
+    max_draws
+        the one-seed-per-setting draws that judge stability (all combinations when fewer).
+    seed
+        seeds those draws.
     """
     cands = candidates(specs)
     parsed = [Constraint.parse(c) for c in constraints or []]

@@ -192,12 +192,17 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False,
 
     Parameters
     ----------
-    cfg: the run's configuration (saved as ``config.json``).
-    out: the run folder (created; an existing run is refused unless ``resume``).
-    resume: continue from ``checkpoints/last.pt`` exactly (same data order, RNG states and
+    cfg
+        the run's configuration (saved as ``config.json``).
+    out
+        the run folder (created; an existing run is refused unless ``resume``).
+    resume
+        continue from ``checkpoints/last.pt`` exactly (same data order, RNG states and
         optimizer moments); the saved config wins.
-    stop_after_steps: end after that many iterations of this call (tests use it to simulate a kill).
-    use_existing: write the run into a folder that holds other files (refused otherwise).
+    stop_after_steps
+        end after that many iterations of this call (tests use it to simulate a kill).
+    use_existing
+        write the run into a folder that holds other files (refused otherwise).
     """
     out = Path(out)
     dist_ctx, device = distributed.setup(resolve_device(cfg.device))

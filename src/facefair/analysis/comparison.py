@@ -184,10 +184,14 @@ def compare(base: Sequence[dict[str, Any]], method: Sequence[dict[str, Any]], la
 
     Parameters
     ----------
-    base: the base's metrics documents (one per seed; their mean is compared).
-    method: the method's metrics documents (one per seed).
-    label: the method's name in sentences.
-    base_label: the base's name.
+    base
+        the base's metrics documents (one per seed; their mean is compared).
+    method
+        the method's metrics documents (one per seed).
+    label
+        the method's name in sentences.
+    base_label
+        the base's name.
     """
     if not base or not method:
         raise DataError("a comparison needs at least one metrics document on each side")
@@ -248,10 +252,14 @@ def paired_seeds(metric: str, base: Sequence[float], method: Sequence[float], le
 
     Parameters
     ----------
-    metric: the metric's name.
-    base: the base's value per seed, in seed order.
-    method: the method's value per seed, same order.
-    level: the interval's level.
+    metric
+        the metric's name.
+    base
+        the base's value per seed, in seed order.
+    method
+        the method's value per seed, same order.
+    level
+        the interval's level.
     """
     if len(base) != len(method):
         raise DataError(f"{metric}: {len(base)} base seeds but {len(method)} method seeds; pair them by seed")
@@ -276,14 +284,22 @@ def paired_bootstrap(metric: str, y: np.ndarray, group: np.ndarray, pred_base: n
 
     Parameters
     ----------
-    metric: a SPEC scalar metric (``equalized_odds_mean``, ``accuracy``, ...).
-    y: true labels of the images.
-    group: their protected groups.
-    pred_base: the base's predictions, aligned with ``y``.
-    pred_method: the method's predictions, aligned with ``y``.
-    n_boot: replicates.
-    level: the interval's level.
-    seed: the resampling seed.
+    metric
+        a SPEC scalar metric (``equalized_odds_mean``, ``accuracy``, ...).
+    y
+        true labels of the images.
+    group
+        their protected groups.
+    pred_base
+        the base's predictions, aligned with ``y``.
+    pred_method
+        the method's predictions, aligned with ``y``.
+    n_boot
+        replicates.
+    level
+        the interval's level.
+    seed
+        the resampling seed.
     """
     y, pb, pm = (np.asarray(a, dtype=np.int64) for a in (y, pred_base, pred_method))
     if not (len(y) == len(pb) == len(pm) == len(group)):

@@ -57,14 +57,22 @@ def robustness(run: str | Path, base: str | Path | None = None, eps: Sequence[fl
 
     Parameters
     ----------
-    run: an ASAC run folder (it holds the protected classifier C the attack uses).
-    base: the model before fine-tuning (default: the run's ``init``).
-    eps: attack strengths in pixel units.
-    n: test images (a seeded subset).
-    attack: fgsm or pgd.
-    seed: the subset's seed.
-    batch_size: images per pass.
-    plot: also draw the PNG.
+    run
+        an ASAC run folder (it holds the protected classifier C the attack uses).
+    base
+        the model before fine-tuning (default: the run's ``init``).
+    eps
+        attack strengths in pixel units.
+    n
+        test images (a seeded subset).
+    attack
+        fgsm or pgd.
+    seed
+        the subset's seed.
+    batch_size
+        images per pass.
+    plot
+        also draw the PNG.
     """
     run = Path(run)
     (cfg, task, device, after), clf = _classifier(run)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from .. import __version__
 from ..errors import FaceFairError
 from ..logs import show_messages
 from . import data, evaluation, experiments, generator, training
@@ -22,6 +23,7 @@ GROUPS = (data, training, generator, evaluation, experiments)
 
 def build_parser() -> Parser:
     parser = Parser(prog="facefair", description="Measure and reduce demographic bias in facial-attribute classifiers.")
+    parser.add_argument("--version", action="version", version=f"facefair {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in GROUPS:
         group.add_parsers(sub)

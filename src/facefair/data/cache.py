@@ -54,12 +54,18 @@ def prepare(data: FaceData, size: int, out: str | Path | None = None, workers: i
 
     Parameters
     ----------
-    data: a loaded dataset (:func:`load_dataset`).
-    size: image side in pixels (centre square crop, bilinear resize).
-    out: the cache folder (default ``$FACEFAIR_CACHE`` or ``~/.cache/facefair/<dataset>-<hash>-<size>px``).
-    workers: decoding processes (0: in this process).
-    chunk: images per decoding job.
-    progress: a progress bar (on a terminal).
+    data
+        a loaded dataset (:func:`load_dataset`).
+    size
+        image side in pixels (centre square crop, bilinear resize).
+    out
+        the cache folder (default ``$FACEFAIR_CACHE`` or ``~/.cache/facefair/<dataset>-<hash>-<size>px``).
+    workers
+        decoding processes (0: in this process).
+    chunk
+        images per decoding job.
+    progress
+        a progress bar (on a terminal).
     """
     if data.store is None:
         raise DataError(f"dataset {data.name} is generated in memory; it needs no cache")

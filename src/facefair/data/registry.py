@@ -53,9 +53,12 @@ def load_dataset(name: str, root: str | Path | None = None, **options: Any) -> F
 
     Parameters
     ----------
-    name: a registered reader (``facefair datasets``): celeba, fairface, utkface, manifest, synthetic.
-    root: the dataset's folder; for ``manifest``, defaults to the manifest's folder.
-    **options: the reader's options (``manifest=FILE``, ``split_seed``, ``correlation`` for
+    name
+        a registered reader (``facefair datasets``): celeba, fairface, utkface, manifest, synthetic.
+    root
+        the dataset's folder; for ``manifest``, defaults to the manifest's folder.
+    **options
+        the reader's options (``manifest=FILE``, ``split_seed``, ``correlation`` for
         synthetic, ...); an unknown one is an error naming those the reader takes.
     """
     if name not in DATASETS:

@@ -1,5 +1,5 @@
 """``facefair experiment run NAME|FILE|all``: the experiments behind facefair's results, one
-TOML file each in ``experiments/``, run seed by seed, resumable, skipping what is done.
+TOML file each in ``facefair/experiments/papers/`` (inside the package), run seed by seed, resumable, skipping what is done.
 
 A config names a paper table, the task, the runs (each trained from scratch or fine-tuned
 ``from`` another run of the same seed), the seeds, and scales: ``cpu`` (what this project's

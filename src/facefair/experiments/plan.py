@@ -192,16 +192,24 @@ def plan(exp: Experiment, scale: str, out: Path, data: Path, seeds: list[int] | 
 
     Parameters
     ----------
-    scale: ``cpu``, ``pretrained`` or ``gpu``; the file must have ``[scale.<scale>]``.
-    out: the output root; folders are ``out/<experiment>/<scale>/[<grid values>/]<run>-s<seed>``.
-    data: the folder the file's dataset roots are relative to.
-    seeds: instead of the file's seeds.
-    only: keeps the grid values named per key (``--grid target=Smiling``).
-    sets: trainer options over everything in the file, fine-tunes included (``--set
+    scale
+        ``cpu``, ``pretrained`` or ``gpu``; the file must have ``[scale.<scale>]``.
+    out
+        the output root; folders are ``out/<experiment>/<scale>/[<grid values>/]<run>-s<seed>``.
+    data
+        the folder the file's dataset roots are relative to.
+    seeds
+        instead of the file's seeds.
+    only
+        keeps the grid values named per key (``--grid target=Smiling``).
+    sets
+        trainer options over everything in the file, fine-tunes included (``--set
         bf16=false`` on a CPU that only emulates bf16); checked by name and type.
-    runs: keeps the ``[[run]]`` ids named (``--runs erm,reweight``: a table split over
+    runs
+        keeps the ``[[run]]`` ids named (``--runs erm,reweight``: a table split over
         machines, or its cheap rows first), with the runs those need.
-    limit: the most runs planned without asking (None: no limit); counted before planning.
+    limit
+        the most runs planned without asking (None: no limit); counted before planning.
     """
     sets = check_options(TrainConfig, dict(sets or {}), "--set")
     keep = run_ids(exp, runs)

@@ -36,21 +36,35 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
 
     Parameters
     ----------
-    exp: a checked experiment (:func:`load_experiment`).
-    out: the output root; folders are ``out/<experiment>/<scale>/[<grid values>/]<run>-s<seed>``.
-    scale: ``cpu``, ``pretrained`` or ``gpu``.
-    data: the folder dataset roots are relative to (default ``$FACEFAIR_DATA`` or ``../shared/data``).
-    seeds: instead of the file's seeds.
-    dry_run: list the planned runs and what is done; train nothing.
-    progress: progress bars (on a terminal).
-    only: grid values to keep per key (``{"target": ["Smiling"]}``).
-    sets: trainer options over every run, checked by name and type (``{"bf16": False}``).
-    runs: the ``[[run]]`` ids to make, with the runs they need.
-    restore: results.json archives whose runs fill the folders not made yet.
-    yes: plan more runs than :data:`~facefair.experiments.plan.PLAN_LIMIT` without asking.
-    executor: ``sequential`` (in this process, one run after another) or ``ray`` (every step a
+    exp
+        a checked experiment (:func:`load_experiment`).
+    out
+        the output root; folders are ``out/<experiment>/<scale>/[<grid values>/]<run>-s<seed>``.
+    scale
+        ``cpu``, ``pretrained`` or ``gpu``.
+    data
+        the folder dataset roots are relative to (default ``$FACEFAIR_DATA`` or ``../shared/data``).
+    seeds
+        instead of the file's seeds.
+    dry_run
+        list the planned runs and what is done; train nothing.
+    progress
+        progress bars (on a terminal).
+    only
+        grid values to keep per key (``{"target": ["Smiling"]}``).
+    sets
+        trainer options over every run, checked by name and type (``{"bf16": False}``).
+    runs
+        the ``[[run]]`` ids to make, with the runs they need.
+    restore
+        results.json archives whose runs fill the folders not made yet.
+    yes
+        plan more runs than :data:`~facefair.experiments.plan.PLAN_LIMIT` without asking.
+    executor
+        ``sequential`` (in this process, one run after another) or ``ray`` (every step a
         Ray task, as many at once as the cluster's resources allow; needs ``facefair[ray]``).
-    ray: the Ray executor's settings (:class:`~facefair.experiments.ray_executor.RaySettings`:
+    ray
+        the Ray executor's settings (:class:`~facefair.experiments.ray_executor.RaySettings`:
         address, CPUs and GPUs per run); default: Ray started on this machine, 1 CPU a run
         (1 GPU a run at scale ``gpu``).
     """

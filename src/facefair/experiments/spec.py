@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -190,9 +191,14 @@ def load_experiment(path: str | Path) -> Experiment:
 
     Parameters
     ----------
-    path: the TOML file (``experiments/*.toml`` holds one per paper table).
+    path
+        the TOML file, or the name of an experiment shipped with the package
+        (``facefair/experiments/papers/*.toml``, one per paper table; ``facefair experiment list``).
     """
     path = Path(path)
+    if not path.is_file() and path.suffix != ".toml" and path.name == str(path):  # a name, not a path
+        packaged = experiment_dir() / f"{path}.toml"
+        path = packaged if packaged.is_file() else path
     if not path.is_file():
         raise ConfigError(f"{path}: no such experiment file")
     try:
@@ -396,10 +402,16 @@ def _choose(path: Path, run: dict[str, Any], earlier: list[RunSpec]) -> Choose:
     return Choose(tuple(named), c["metric"], c.get("reference"), float(within))
 
 
+#: the package folder of the paper tables' experiment files (shipped in the wheel)
+PACKAGED = "papers"
+
+
 def experiment_dir() -> Path:
-    """Where the repository's experiment files live (``$FACEFAIR_EXPERIMENTS`` overrides)."""
+    """Where the experiment files live: the package's own (``facefair/experiments/papers``,
+    read through importlib.resources, so they are found wherever pip put the package), or
+    ``$FACEFAIR_EXPERIMENTS``."""
     env = os.environ.get("FACEFAIR_EXPERIMENTS")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "experiments"
+    return Path(env) if env else Path(str(resources.files(__package__) / PACKAGED))
 
 
 def find_experiments(directory: Path | None = None) -> dict[str, Path]:

@@ -60,18 +60,29 @@ def explain_run(run: str | Path, method: str = "cam", compare: str | Path | None
 
     Parameters
     ----------
-    run: the run folder to explain.
-    method: ``ig`` (Integrated Gradients, Captum) or ``cam`` (FineFACE's per-expert maps,
+    run
+        the run folder to explain.
+    method
+        ``ig`` (Integrated Gradients, Captum) or ``cam`` (FineFACE's per-expert maps,
         Grad-CAM for other models).
-    compare: a reference run drawn first in each row (e.g. the model before mitigation).
-    ids: image ids to explain (default: a seeded sample of ``n``).
-    n: images to sample when ``ids`` is not given.
-    split: the split the images come from.
-    seed: the sample's seed.
-    out: the output folder (default ``RUN/explain``, where ``facefair report`` finds the pictures).
-    batch_size: images per pass.
-    explain_class: whose logit: ``positive`` (the attribute present), ``pred`` or ``true``.
-    **options: the explainer's options (IG: ``steps``, ``baseline``, ``internal_batch_size``).
+    compare
+        a reference run drawn first in each row (e.g. the model before mitigation).
+    ids
+        image ids to explain (default: a seeded sample of ``n``).
+    n
+        images to sample when ``ids`` is not given.
+    split
+        the split the images come from.
+    seed
+        the sample's seed.
+    out
+        the output folder (default ``RUN/explain``, where ``facefair report`` finds the pictures).
+    batch_size
+        images per pass.
+    explain_class
+        whose logit: ``positive`` (the attribute present), ``pred`` or ``true``.
+    **options
+        the explainer's options (IG: ``steps``, ``baseline``, ``internal_batch_size``).
     """
     if method not in EXPLAINERS:
         raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -102,17 +113,28 @@ def explain_models(models: list[tuple[str, Any, torch.nn.Module, torch.device]],
 
     Parameters
     ----------
-    models: the models, each drawn as its own columns (a reference first).
-    task: the task whose images, labels and groups are drawn.
-    idx: dataset indices of the images.
-    size: the images' side in pixels.
-    method: ``ig`` or ``cam``.
-    out: the output folder.
-    what_model: the title's words for the model (target, architecture, size).
-    doc: fields the JSON starts with (the run, the reference).
-    batch_size: images per pass.
-    explain_class: whose logit: ``positive``, ``pred`` or ``true``.
-    **options: the explainer's options.
+    models
+        the models, each drawn as its own columns (a reference first).
+    task
+        the task whose images, labels and groups are drawn.
+    idx
+        dataset indices of the images.
+    size
+        the images' side in pixels.
+    method
+        ``ig`` or ``cam``.
+    out
+        the output folder.
+    what_model
+        the title's words for the model (target, architecture, size).
+    doc
+        fields the JSON starts with (the run, the reference).
+    batch_size
+        images per pass.
+    explain_class
+        whose logit: ``positive``, ``pred`` or ``true``.
+    **options
+        the explainer's options.
     """
     out = Path(out)
     ds = SplitImages(task, idx, size)

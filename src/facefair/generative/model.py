@@ -99,8 +99,10 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> Face
 
     Parameters
     ----------
-    path: the folder or file (the module docstring states the interface a file must have).
-    device: where its decoder and encoder run.
+    path
+        the folder or file (the module docstring states the interface a file must have).
+    device
+        where its decoder and encoder run.
     """
     path = Path(path)
     if path.is_dir():

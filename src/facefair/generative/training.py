@@ -133,10 +133,14 @@ def train_generator(cfg: GeneratorConfig, out: str | Path, use_existing: bool = 
 
     Parameters
     ----------
-    cfg: what to train (dataset, size, latent, epochs, ...); saved as ``generator.json``.
-    out: the generator folder; one holding this config's run is resumed where it stopped.
-    use_existing: write into a folder that holds other files (refused otherwise).
-    stop_after_steps: stop after that many steps with a checkpoint (tests of resume).
+    cfg
+        what to train (dataset, size, latent, epochs, ...); saved as ``generator.json``.
+    out
+        the generator folder; one holding this config's run is resumed where it stopped.
+    use_existing
+        write into a folder that holds other files (refused otherwise).
+    stop_after_steps
+        stop after that many steps with a checkpoint (tests of resume).
     """
     cfg.validate()
     out = Path(out)

@@ -191,8 +191,10 @@ def get_method(name: str, options: dict[str, Any] | None = None) -> Method:
 
     Parameters
     ----------
-    name: a registered method (``facefair methods``).
-    options: its options by name (``facefair methods NAME`` lists them and their paper defaults);
+    name
+        a registered method (``facefair methods``).
+    options
+        its options by name (``facefair methods NAME`` lists them and their paper defaults);
         text values are read as their declared types.
     """
     if name not in _REGISTRY:

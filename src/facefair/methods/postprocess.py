@@ -77,11 +77,16 @@ def fit_thresholds(score: np.ndarray, y: np.ndarray, group: np.ndarray, constrai
 
     Parameters
     ----------
-    score: the model's probability of the positive class per image, in [0, 1].
-    y: the true labels (0/1).
-    group: protected-group codes (0 .. len(group_names) - 1).
-    constraint: equalized_odds, equal_opportunity or demographic_parity.
-    group_names: the groups' names, by code.
+    score
+        the model's probability of the positive class per image, in [0, 1].
+    y
+        the true labels (0/1).
+    group
+        protected-group codes (0 .. len(group_names) - 1).
+    constraint
+        equalized_odds, equal_opportunity or demographic_parity.
+    group_names
+        the groups' names, by code.
     """
     from scipy.optimize import linprog
 

@@ -227,15 +227,23 @@ def fairness_report(
 
     Parameters
     ----------
-    y: true labels (0/1).
-    pred: predicted labels (0/1).
-    group: the protected group of each row, any hashable labels (for intersections, join the
+    y
+        true labels (0/1).
+    pred
+        predicted labels (0/1).
+    group
+        the protected group of each row, any hashable labels (for intersections, join the
         attributes first, see :func:`intersect`).
-    n_boot: bootstrap replicates for the intervals (0: none).
-    ci_level: the intervals' level.
-    seed: the bootstrap's seed.
-    source: names the input in error messages.
-    score: the model's probability of class 1; adds the threshold-free ROC AUC, overall
+    n_boot
+        bootstrap replicates for the intervals (0: none).
+    ci_level
+        the intervals' level.
+    seed
+        the bootstrap's seed.
+    source
+        names the input in error messages.
+    score
+        the model's probability of class 1; adds the threshold-free ROC AUC, overall
         (``auc``) and per group, which tells a shifted threshold from a model that lost the target.
     """
     from .ranking import group_auc, roc_auc
@@ -323,8 +331,10 @@ def intersect(*columns: Sequence[Any] | np.ndarray, sep: str = "|") -> np.ndarra
 
     Parameters
     ----------
-    *columns: one label sequence per attribute, all of one length.
-    sep: the separator between the attributes' labels (``Black|Female``).
+    *columns
+        one label sequence per attribute, all of one length.
+    sep
+        the separator between the attributes' labels (``Black|Female``).
     """
     if not columns:
         raise ValueError("intersect needs at least one column")

@@ -63,10 +63,14 @@ def read_predictions(path: str | os.PathLike[str], group_cols: list[str] | None 
 
     Parameters
     ----------
-    path: the CSV file.
-    group_cols: group columns (default ``['group']``); several are intersected.
-    sep: the separator joining intersected labels.
-    keep_ids: also return the ids (as text; off: a large file's ids would not fit in memory).
+    path
+        the CSV file.
+    group_cols
+        group columns (default ``['group']``); several are intersected.
+    sep
+        the separator joining intersected labels.
+    keep_ids
+        also return the ids (as text; off: a large file's ids would not fit in memory).
     """
     p = Path(path)
     group_cols = group_cols or ["group"]

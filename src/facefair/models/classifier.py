@@ -56,8 +56,11 @@ def build_model(arch: str, n_groups: int = 2, n_classes: int = 2) -> FaceClassif
 
     Parameters
     ----------
-    arch: tiny, resnet18/34/50, densenet121/169, efficientnet_lite0/1/2.
-    n_groups: protected groups (the size of the heads that read them, e.g. domain-independent's).
-    n_classes: target classes (2: the targets are binary).
+    arch
+        tiny, resnet18/34/50, densenet121/169, efficientnet_lite0/1/2.
+    n_groups
+        protected groups (the size of the heads that read them, e.g. domain-independent's).
+    n_classes
+        target classes (2: the targets are binary).
     """
     return FaceClassifier(build_backbone(arch), n_classes=n_classes, n_groups=n_groups)

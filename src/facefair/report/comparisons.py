@@ -122,12 +122,18 @@ def compare_setting(base: list[RunLike], runs: list[RunLike], label: str, base_l
 
     Parameters
     ----------
-    base: the base's runs (folders or metrics files).
-    runs: the setting's runs.
-    label: the setting's name.
-    base_label: the base's name.
-    n_boot: bootstrap replicates for a single-run pair (0: none; only seeds pair).
-    seed: the bootstrap's seed.
+    base
+        the base's runs (folders or metrics files).
+    runs
+        the setting's runs.
+    label
+        the setting's name.
+    base_label
+        the base's name.
+    n_boot
+        bootstrap replicates for a single-run pair (0: none; only seeds pair).
+    seed
+        the bootstrap's seed.
     """
     bdocs, mdocs = [load_metrics(r) for r in base], [load_metrics(r) for r in runs]
     comp = compare(bdocs, mdocs, label, base_label)

@@ -390,11 +390,16 @@ def write_report(specs: list[str], out: str | Path, title: str = "facefair repor
 
     Parameters
     ----------
-    specs: evaluated run folders, or ``LABEL=GLOB`` for the seeds of one setting.
-    out: the HTML file to write.
-    title: the page's title.
-    note: a paragraph under the title (what the runs are).
-    base: the setting (label) the others are compared with (default: the first of each task).
+    specs
+        evaluated run folders, or ``LABEL=GLOB`` for the seeds of one setting.
+    out
+        the HTML file to write.
+    title
+        the page's title.
+    note
+        a paragraph under the title (what the runs are).
+    base
+        the setting (label) the others are compared with (default: the first of each task).
     """
     page = render(collect(specs), title, note, base)
     out = write_text(out, page)
