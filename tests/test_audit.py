@@ -94,6 +94,17 @@ def test_torchscript_audit_end_to_end(outside: dict[str, Path], tmp_path: Path,
     assert "A model trained outside facefair (torchscript" in page and "audit.json" in page
 
 
+def test_audit_input_size_draws_the_synthetic_faces_at_that_size(outside: dict[str, Path], tmp_path: Path) -> None:
+    """As ``train --size 32`` does: the synthetic faces are drawn at --input-size, and the
+    audit scores the very images the manifest holds (the same test faces, written as PNG)."""
+    via_manifest = audit(tmp_path / "m", "manifest", None, "smiling", "tone", outside["model"], input_size=32,
+                         normalize=HALF, positive="yes", dataset_options={"manifest": str(outside["manifest"])},
+                         n_boot=0, explain=0)
+    synthetic = audit(tmp_path / "s", "synthetic", None, "smile", "group", outside["model"], input_size=32,
+                      normalize=HALF, split="test", dataset_options=dict(SYNTH), n_boot=0, explain=0)
+    assert synthetic.overall["accuracy"] == pytest.approx(via_manifest.overall["accuracy"])
+
+
 def test_factory_audit_draws_grad_cam_and_checks_its_inputs(outside: dict[str, Path], tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(outside["root"])

@@ -13,7 +13,7 @@ from helpers import SYNTH, write_manifest
 
 from facefair.cli import main
 from facefair.config import TrainConfig
-from facefair.errors import ConfigError
+from facefair.errors import ConfigError, DataError
 from facefair.evaluation import evaluate, evaluate_on
 from facefair.trainer import train
 
@@ -131,3 +131,34 @@ def test_report_and_table_read_a_cross_dataset_evaluation(run: Path, tmp_path: P
     assert "manifest (trained on synthetic), all" in page
     assert main(["table", "--layout", "groups", f"away={run}::metrics-on-manifest.json"]) == 0
     assert "| away | manifest (trained on synthetic), all |" in capsys.readouterr().out
+
+
+def test_a_run_folder_works_from_anywhere_and_after_its_data_moved(tmp_path: Path, monkeypatch) -> None:
+    """Trained on a manifest named relative to the working folder: the config keeps it resolved,
+    task.json keeps the class and group names, and a cross-dataset evaluation from another
+    folder, after the training data moved, needs nothing of them; an evaluation that does need
+    them names the path it looked at."""
+    home = tmp_path / "home"
+    manifest = write_manifest(home / "data")
+    rows = manifest.read_text().splitlines()
+    split = ["train", "train", "val", "test"]
+    manifest.write_text("\n".join([rows[0], *(r.rsplit(",", 1)[0] + "," + split[i % 4] for i, r in enumerate(rows[1:]))]))
+    monkeypatch.chdir(home)
+    cfg = TrainConfig(dataset="manifest", dataset_options={"manifest": "data/manifest.csv"}, target="smiling",
+                      protected="tone", arch="tiny", size=32, batch_size=16, epochs=1, progress=False, bf16=False)
+    train(cfg, "run")
+    saved = json.loads((home / "run" / "config.json").read_text())
+    assert saved["dataset_options"]["manifest"] == str(manifest)  # resolved, not as typed
+    names = json.loads((home / "run" / "task.json").read_text())
+    assert names["y_classes"] == ["no", "yes"] and names["group_classes"] == ["dark", "light"]
+
+    (home / "data").rename(tmp_path / "moved")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    other = write_manifest(tmp_path / "other")
+    evaluate_on(home / "run", "manifest", target="smiling", protected="tone",
+                dataset_options={"manifest": str(other)}, n_boot=0)
+    assert len(_scores(home / "run" / "predictions-on-manifest.csv")) == SYNTH["n_test"]
+    with pytest.raises(DataError, match=f"the training data {manifest} that {home / 'run' / 'config.json'} names"):
+        evaluate(home / "run", n_boot=0)

@@ -25,7 +25,7 @@ from torch import nn
 from .atomic import write_json
 from .checkpoint import read_state_dict
 from .config import TrainConfig
-from .data.from_config import attach_cache
+from .data.from_config import attach_cache, reader_options
 from .data.loader import SplitImages
 from .errors import ConfigError, DataError
 from .evaluation import cross_task, output_names, write_evaluation
@@ -217,7 +217,7 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
     mean, std = parse_normalisation(normalize)
     model, info = load_model(model_file, factory, weights)
     wrapped = AuditedModel(model, mean, std, output).eval()
-    data = load_dataset(dataset, root, **dict(dataset_options or {}))
+    data = load_dataset(dataset, root, **reader_options(dataset, dataset_options, input_size))
     for note in data.notes:
         log.info(f"note: {note}")
     if data.images is None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .atomic import write_json
 from .data.base import FaceData, Task
-from .data.from_config import attach_cache
+from .data.from_config import attach_cache, reader_options
 from .data.loader import SplitImages
 from .errors import ConfigError
 from .inference import load_run, predict
@@ -204,13 +204,11 @@ def evaluate_on(run: str | Path, dataset: str, root: str | Path | None = None, t
     from .data.registry import load_dataset
 
     run = Path(run)
-    cfg, train_task, method, model, device = load_run(run, checkpoint, method_options)
+    # the training data are not needed: the run folder keeps its class and group names
+    cfg, train_task, method, model, device = load_run(run, checkpoint, method_options, data=False)
     if progress is not None:
         cfg.progress = progress
-    opts = dict(dataset_options or {})
-    if dataset in ("fairface", "utkface", "manifest"):
-        opts.setdefault("split_seed", cfg.split_seed)
-    data = load_dataset(dataset, root, **opts)
+    data = load_dataset(dataset, root, **reader_options(dataset, dataset_options, cfg.size, cfg.split_seed))
     for note in data.notes:
         log.info(f"note: {note}")
     if data.images is None:

@@ -105,7 +105,7 @@ class LoadedRun(NamedTuple):
 
 
 def load_run(out: str | Path, checkpoint: str = "best",
-             method_options: dict[str, Any] | None = None
+             method_options: dict[str, Any] | None = None, data: bool = True
              ) -> LoadedRun:
     """Rebuild a run's task, method and model with the chosen weights.
 
@@ -118,12 +118,17 @@ def load_run(out: str | Path, checkpoint: str = "best",
     method_options
         override the saved ones, for inference-time choices such as FineFACE's
         ``inference`` rule; options that change the model's shape will not load.
+    data
+        False: the task holds its class and group names only (the run folder's ``task.json``),
+        no images, so a run is scored on another dataset without its training data at hand;
+        a run folder made before facefair kept that record still reads its training data.
     """
     folder = RunFolder(out)
     cfg = folder.config()
     if method_options:
         cfg.method_options = {**cfg.method_options, **method_options}
-    task = load_task(cfg)
+    names = None if data else folder.task_names()
+    task = Task.names_only(names) if names is not None else _training_task(cfg, folder)
     method = get_method(cfg.method, cfg.method_options)
     model = method.build_model(cfg, task)
     path = folder.checkpoint(checkpoint)
@@ -140,3 +145,18 @@ def load_run(out: str | Path, checkpoint: str = "best",
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     return LoadedRun(cfg, task, method, model, device)
+
+
+def _training_task(cfg: TrainConfig, folder: RunFolder) -> Task:
+    """The run's task read from its training data; where they are not found, the error says
+    which path the run folder named."""
+    try:
+        return load_task(cfg)
+    except DataError as e:
+        named = [p for p in (cfg.root, cfg.dataset_options.get("manifest")) if isinstance(p, str) and p]
+        gone = [p for p in named if not Path(p).exists()]
+        if gone:
+            raise DataError(f"{e} (the training data {gone[0]} that {folder.config_file} names: trained elsewhere, "
+                            "or its data moved since; 'facefair evaluate RUN --on DATASET --root DIR' scores it "
+                            "on data at another path)") from None
+        raise

@@ -159,6 +159,7 @@ def postprocess(base_run: str | Path, out: str | Path, constraint: str = "equali
     get_method("postprocess", options)  # the options read back
     with folder.claim(use_existing):
         new.save(folder.config_file)
+        folder.write_task(task)
         with atomic_open(folder.checkpoint("best"), "wb") as fh, open(base.checkpoint("best"), "rb") as src:
             shutil.copyfileobj(src, fh)
         doc = {"run": str(folder.path), "checkpoint": "best", "dataset": cfg.dataset, "target": cfg.target,

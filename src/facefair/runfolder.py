@@ -33,6 +33,9 @@ class RunFolder:
     RESTORED = "restored.json"
     #: what an audit of a foreign model records in place of a config (facefair audit)
     AUDIT = "audit.json"
+    #: the task's names (target, protected, class and group names): what the trained model
+    #: needs of its data, so the run is scored on another dataset without the training data
+    TASK = "task.json"
 
     def __init__(self, path: str | Path) -> None:
         object.__setattr__(self, "path", Path(path))
@@ -48,6 +51,27 @@ class RunFolder:
     @property
     def best_file(self) -> Path:
         return self.path / self.BEST
+
+    @property
+    def task_file(self) -> Path:
+        return self.path / self.TASK
+
+    def write_task(self, task: Any) -> None:
+        """Keep the task's names (a :class:`facefair.data.Task`'s) beside the config."""
+        write_json(self.task_file, {"dataset": task.data.name, "target": task.target, "protected": task.protected,
+                                    "y_classes": list(task.y_classes), "group_classes": list(task.group_classes)})
+
+    def task_names(self) -> dict[str, Any] | None:
+        """What :meth:`write_task` kept, or None for a run folder made before facefair kept it."""
+        if not self.task_file.is_file():
+            return None
+        try:
+            names = json.loads(self.task_file.read_text())
+            if not all(isinstance(names.get(k), list) for k in ("y_classes", "group_classes")):
+                raise ValueError("no y_classes and group_classes lists")
+        except ValueError as e:
+            raise DataError(f"not a task record ({e}); remove it and train again", self.task_file) from None
+        return names
 
     @property
     def audit_file(self) -> Path:

@@ -287,6 +287,11 @@ def _build(cfg: TrainConfig, out: Path, resume: bool, dist_ctx: distributed.Dist
     """Task, method, model (with its starting weights), optimizer and RNGs of a run; the
     config is saved once all of them are valid."""
     cfg.validate()
+    # the data paths kept resolved: the run folder works from any working folder
+    if cfg.root:
+        cfg.root = str(Path(cfg.root).resolve())
+    if isinstance(cfg.dataset_options.get("manifest"), str):
+        cfg.dataset_options = {**cfg.dataset_options, "manifest": str(Path(cfg.dataset_options["manifest"]).resolve())}
     if dist_ctx.enabled and cfg.batch_size % dist_ctx.world:
         raise ConfigError(f"--batch-size {cfg.batch_size} must be a multiple of the number of "
                           f"processes ({dist_ctx.world}): each takes an equal share of every batch")
@@ -315,6 +320,7 @@ def _build(cfg: TrainConfig, out: Path, resume: bool, dist_ctx: distributed.Dist
     optimizer = build_optimizer(cfg, backbone_rate(method.param_groups(model, cfg), model, cfg))
     if dist_ctx.is_main and not folder.has_config():  # once the task, method and model are valid
         cfg.save(folder.config_file)  # (the folder: made by RunFolder.claim, removed if the start fails)
+        folder.write_task(task)
     train_ds = SplitImages(task, task.indices("train", cfg.max_train, cfg.split_seed), cfg.size)
     val_ds = SplitImages(task, task.indices("val", cfg.max_val, cfg.split_seed), cfg.size)
     gens = {"flip": torch.Generator(), "method": torch.Generator()}

@@ -109,6 +109,28 @@ def test_latent_debiasing_pairs_flip_the_group_and_keep_the_target(tmp_path: Pat
     assert (HalfLabeler(1)(x[600:]).argmax(1) == pool.group[600:]).float().mean() > 0.95
 
 
+class Everyone(nn.Module):
+    """A labeller that calls every face class 1: one undertrained on too few faces does this."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([0.0, 5.0]).expand(len(x), 2)
+
+
+class OneClassDebias(PlantedDebias):
+    def labeler(self, model: nn.Module, run: RunSetup) -> nn.Module:
+        return Everyone()
+
+
+def test_a_labeller_that_sees_one_class_says_what_that_means_and_what_to_do(tmp_path: Path) -> None:
+    method = OneClassDebias(OneClassDebias.Options(samples=40))
+    run = run_setup(tmp_path)
+    with pytest.raises(ConfigError) as e:
+        method.make_pool(nn.Identity(), run, method.generator(run))
+    said = str(e.value)
+    assert f"called all 40 generated faces '{run.task.y_classes[1]}'" in said
+    assert "train the labeller longer, or name a better one with labeler_run" in said
+
+
 def test_gsmote_balances_the_cells_with_faces_between_same_cell_neighbours(tmp_path: Path) -> None:
     method = get_method("gsmote", {"k": 3})
     run = run_setup(tmp_path)

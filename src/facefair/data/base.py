@@ -8,6 +8,7 @@ A :class:`Task` picks a binary target and a (possibly intersectional) protected 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -153,6 +154,14 @@ class Task:
     @property
     def n_groups(self) -> int:
         return len(self.group_classes)
+
+    @classmethod
+    def names_only(cls, names: dict[str, Any]) -> Task:
+        """A task of class and group names and no images (a run folder's ``task.json``): what
+        rebuilding a trained model needs, where its training data are not at hand."""
+        return cls(data=None, target=names["target"], protected=names["protected"],  # type: ignore[arg-type]
+                   y=np.empty(0, np.int64), y_classes=list(names["y_classes"]), group=np.empty(0, np.int64),
+                   group_classes=list(names["group_classes"]))
 
 
 def random_split(n: int, seed: int, val_fraction: float = 0.1, test_fraction: float = 0.1) -> np.ndarray:

@@ -25,14 +25,23 @@ class DataSettings(Protocol):
     cache: str | None
 
 
+def reader_options(dataset: str, options: dict[str, Any] | None, size: int,
+                   split_seed: int | None = None) -> dict[str, Any]:
+    """A dataset reader's options for images of ``size`` px: the synthetic faces are drawn at
+    that size (as ``train --size`` does, so does ``audit --input-size``); FairFace, UTKFace and
+    manifests carve their validation split with ``split_seed``."""
+    opts = dict(options or {})
+    if dataset == "synthetic":
+        opts.setdefault("size", size)
+    if split_seed is not None and dataset in ("fairface", "utkface", "manifest"):
+        opts.setdefault("split_seed", split_seed)
+    return opts
+
+
 def load_data(cfg: DataSettings) -> FaceData:
     """The dataset a config names at its image size, with the prepared cache attached when
     there is one."""
-    opts = dict(cfg.dataset_options)
-    if cfg.dataset == "synthetic":
-        opts.setdefault("size", cfg.size)
-    if cfg.dataset in ("fairface", "utkface", "manifest"):
-        opts.setdefault("split_seed", cfg.split_seed)
+    opts = reader_options(cfg.dataset, cfg.dataset_options, cfg.size, cfg.split_seed)
     data = load_dataset(cfg.dataset, cfg.root, **opts)
     for note in data.notes:
         log.info(f"note: {note}")

@@ -99,6 +99,16 @@ class GanDebias(SyntheticAugmentation):
         images = decode_all(gen, z, size, run.device)
         x = to_input(images, run.device)  # labelled as stored: rounded to 8 bits
         yt, yg = labels_of(target, x), labels_of(protected, x)
+        for labels, names, who, fix in (
+                (yt, run.task.y_classes, f"the target labeller ({o.labeler_run or 'the base model'})",
+                 "train the labeller longer, or name a better one with labeler_run (--labeler-run)"),
+                (yg, run.task.group_classes, "the protected labeller (a probe on the target labeller's features)",
+                 "give the labeller a backbone that separates the groups")):
+            if len(torch.unique(labels)) < 2:
+                raise ConfigError(
+                    f"{who} called all {n} generated faces '{names[int(labels[0])]}': a latent hyperplane needs faces "
+                    f"of both classes, so GAN debiasing cannot say which direction in the generator's latent "
+                    f"space changes the label; {fix}, or generate more faces (samples)")
         ht, hg = fit_hyperplane(z, yt), fit_hyperplane(z, yg)
         z2 = flip_protected(z, ht, hg)
         flipped = decode_all(gen, z2, size, run.device)
