@@ -154,3 +154,25 @@ options = { constraint = "equalized_odds" }
     assert cfg["method"] == "postprocess" and cfg["method_options"]["base_method"] == "erm"
     assert main(["experiment", "run", str(path), "--out", str(out), "--no-progress", "--seeds", "0,1"]) == 0
     assert capsys.readouterr().out.count(": done") == 4
+
+
+def test_a_run_folder_keeps_resolved_paths_and_is_still_found_by_a_relative_plan(tmp_path: Path, monkeypatch) -> None:
+    """The trainer keeps the data root and a manifest resolved in config.json; a plan made with
+    a relative --data (the default ../shared/data) still finds that run to reuse, and still
+    sees it as its own folder."""
+    from facefair.config import TrainConfig
+    from facefair.experiments.identity import find_same, identity, resolved_paths
+
+    monkeypatch.chdir(tmp_path)
+    planned = TrainConfig(dataset="celeba", root="data/celeba", target="Smiling", protected="Male")
+    kept = TrainConfig(dataset="celeba", root=str(tmp_path / "data" / "celeba"), target="Smiling", protected="Male")
+    done = tmp_path / "out" / "t1" / "base-s0"
+    done.mkdir(parents=True)
+    kept.save(done / "config.json")
+    (done / "metrics.json").write_text("{}")
+    assert find_same(tmp_path / "out", planned, tmp_path / "out" / "t6" / "erm-s0") == done
+    assert resolved_paths(identity(planned)) == resolved_paths(identity(kept))
+    other = TrainConfig(dataset="celeba", root="elsewhere/celeba", target="Smiling", protected="Male")
+    assert find_same(tmp_path / "out", other, tmp_path / "x") is None
+    manifest = {"manifest": "data/m.csv"}
+    assert resolved_paths({"dataset_options": manifest})["dataset_options"]["manifest"] == str(tmp_path / "data" / "m.csv")

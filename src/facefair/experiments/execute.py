@@ -16,7 +16,7 @@ from ..mitigation import mitigation_warnings, postprocess
 from ..runfolder import RunFolder
 from ..trainer import train
 from .graph import Step
-from .identity import find_same, identity, link_copy
+from .identity import find_same, identity, link_copy, resolved_paths
 from .plan import PlannedRun
 from .restored import finished
 from .spec import CrossSpec
@@ -67,7 +67,7 @@ def execute(run: PlannedRun, progress: bool, pool: Path | None = None, cross: bo
     folder = RunFolder(run.folder)
     status = "trained"
     if folder.has_config():
-        if _planned_as(identity(folder.config())) != _planned_as(identity(cfg)):
+        if resolved_paths(identity(folder.config())) != resolved_paths(identity(cfg)):
             raise ConfigError(f"{run.folder}: its config.json differs from the experiment's plan "
                               "(the experiment file changed?); remove the folder or use another --out")
         status = "done" if RunFolder(run.folder).is_evaluated() else "resumed"
@@ -118,11 +118,3 @@ def cross_evaluate(folder: Path, c: CrossSpec, progress: bool) -> None:
         return
     evaluate_on(folder, c.dataset, c.root, c.target, c.protected, c.positive, c.split,
                 {"manifest": c.manifest} if c.manifest else None, c.name, progress=progress)
-
-
-def _planned_as(ident: dict[str, Any]) -> dict[str, Any]:
-    """An identity with its data root resolved: a folder started with a relative ``--data``
-    and continued with an absolute one (the Ray executor's) is the same plan."""
-    if isinstance(ident.get("root"), str):
-        return {**ident, "root": str(Path(ident["root"]).resolve())}
-    return ident
