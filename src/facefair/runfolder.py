@@ -67,10 +67,11 @@ class RunFolder:
             return None
         try:
             names = json.loads(self.task_file.read_text())
-            if not all(isinstance(names.get(k), list) for k in ("y_classes", "group_classes")):
+            if not isinstance(names, dict) or not all(isinstance(names.get(k), list) for k in ("y_classes", "group_classes")):
                 raise ValueError("no y_classes and group_classes lists")
         except ValueError as e:
-            raise DataError(f"not a task record ({e}); remove it and train again", self.task_file) from None
+            raise DataError(f"not a task record ({e}); remove the file, and the run reads the names from its "
+                            "training data again", self.task_file) from None
         return names
 
     @property

@@ -159,7 +159,7 @@ class Task:
     def names_only(cls, names: dict[str, Any]) -> Task:
         """A task of class and group names and no images (a run folder's ``task.json``): what
         rebuilding a trained model needs, where its training data are not at hand."""
-        return cls(data=None, target=names["target"], protected=names["protected"],  # type: ignore[arg-type]
+        return cls(data=None, target=str(names.get("target", "")), protected=str(names.get("protected", "")),  # type: ignore[arg-type]
                    y=np.empty(0, np.int64), y_classes=list(names["y_classes"]), group=np.empty(0, np.int64),
                    group_classes=list(names["group_classes"]))
 
