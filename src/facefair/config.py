@@ -181,4 +181,24 @@ class TrainConfig:
 
 
 #: fields that do not change what is trained (``option(..., volatile=True)``)
+def data_paths(d: dict[str, Any]) -> list[str]:
+    """The data paths a config names (its ``to_dict()`` or a run identity): the dataset root
+    and a manifest, where given."""
+    options = d.get("dataset_options")
+    manifest = options.get("manifest") if isinstance(options, dict) else None
+    return [p for p in (d.get("root"), manifest) if isinstance(p, str) and p]
+
+
+def resolve_data_paths(d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` (a config's ``to_dict()`` or a run identity) with its :func:`data_paths` resolved,
+    as the trainer keeps them in config.json, so a run folder works from any working folder."""
+    out = dict(d)
+    if isinstance(out.get("root"), str) and out["root"]:
+        out["root"] = str(Path(out["root"]).resolve())
+    options = out.get("dataset_options")
+    if isinstance(options, dict) and isinstance(options.get("manifest"), str) and options["manifest"]:
+        out["dataset_options"] = {**options, "manifest": str(Path(options["manifest"]).resolve())}
+    return out
+
+
 VOLATILE = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("volatile"))

@@ -15,7 +15,7 @@ from torch import nn
 
 from . import distributed
 from .checkpoint import CKPT_KEYS, load_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, data_paths
 from .data import Task
 from .data.from_config import load_task
 from .data.loader import SplitImages, iterate, n_batches, to_input
@@ -153,8 +153,7 @@ def _training_task(cfg: TrainConfig, folder: RunFolder) -> Task:
     try:
         return load_task(cfg)
     except DataError as e:
-        named = [p for p in (cfg.root, cfg.dataset_options.get("manifest")) if isinstance(p, str) and p]
-        gone = [p for p in named if not Path(p).exists()]
+        gone = [p for p in data_paths(cfg.to_dict()) if not Path(p).exists()]
         if gone:
             raise DataError(f"{e} (the training data {gone[0]} that {folder.config_file} names: trained elsewhere, "
                             "or its data moved since; 'facefair evaluate RUN --on DATASET --root DIR' scores it "

@@ -28,7 +28,7 @@ from torch import nn
 from . import distributed
 from .atomic import json_safe
 from .checkpoint import CKPT_KEYS, load_checkpoint, save_atomic
-from .config import TrainConfig
+from .config import TrainConfig, resolve_data_paths
 from .data import Task
 from .data.from_config import load_task
 from .data.loader import SplitImages, ahead, iterate, loader_workers, n_batches, random_flip, to_input
@@ -287,11 +287,8 @@ def _build(cfg: TrainConfig, out: Path, resume: bool, dist_ctx: distributed.Dist
     """Task, method, model (with its starting weights), optimizer and RNGs of a run; the
     config is saved once all of them are valid."""
     cfg.validate()
-    # the data paths kept resolved: the run folder works from any working folder
-    if cfg.root:
-        cfg.root = str(Path(cfg.root).resolve())
-    if isinstance(cfg.dataset_options.get("manifest"), str):
-        cfg.dataset_options = {**cfg.dataset_options, "manifest": str(Path(cfg.dataset_options["manifest"]).resolve())}
+    paths = resolve_data_paths({"root": cfg.root, "dataset_options": cfg.dataset_options})
+    cfg.root, cfg.dataset_options = paths["root"], paths["dataset_options"]
     if dist_ctx.enabled and cfg.batch_size % dist_ctx.world:
         raise ConfigError(f"--batch-size {cfg.batch_size} must be a multiple of the number of "
                           f"processes ({dist_ctx.world}): each takes an equal share of every batch")

@@ -160,8 +160,8 @@ def test_a_run_folder_keeps_resolved_paths_and_is_still_found_by_a_relative_plan
     """The trainer keeps the data root and a manifest resolved in config.json; a plan made with
     a relative --data (the default ../shared/data) still finds that run to reuse, and still
     sees it as its own folder."""
-    from facefair.config import TrainConfig
-    from facefair.experiments.identity import find_same, identity, resolved_paths
+    from facefair.config import TrainConfig, resolve_data_paths
+    from facefair.experiments.identity import find_same, identity
 
     monkeypatch.chdir(tmp_path)
     planned = TrainConfig(dataset="celeba", root="data/celeba", target="Smiling", protected="Male")
@@ -171,8 +171,8 @@ def test_a_run_folder_keeps_resolved_paths_and_is_still_found_by_a_relative_plan
     kept.save(done / "config.json")
     (done / "metrics.json").write_text("{}")
     assert find_same(tmp_path / "out", planned, tmp_path / "out" / "t6" / "erm-s0") == done
-    assert resolved_paths(identity(planned)) == resolved_paths(identity(kept))
+    assert resolve_data_paths(identity(planned)) == resolve_data_paths(identity(kept))
     other = TrainConfig(dataset="celeba", root="elsewhere/celeba", target="Smiling", protected="Male")
     assert find_same(tmp_path / "out", other, tmp_path / "x") is None
     manifest = {"manifest": "data/m.csv"}
-    assert resolved_paths({"dataset_options": manifest})["dataset_options"]["manifest"] == str(tmp_path / "data" / "m.csv")
+    assert resolve_data_paths({"dataset_options": manifest})["dataset_options"]["manifest"] == str(tmp_path / "data" / "m.csv")

@@ -10,13 +10,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..config import resolve_data_paths
 from ..errors import ConfigError
 from ..evaluation import evaluate, evaluate_on, options_tag, output_names
 from ..mitigation import mitigation_warnings, postprocess
 from ..runfolder import RunFolder
 from ..trainer import train
 from .graph import Step
-from .identity import find_same, identity, link_copy, resolved_paths
+from .identity import find_same, identity, link_copy
 from .plan import PlannedRun
 from .restored import finished
 from .spec import CrossSpec
@@ -67,7 +68,7 @@ def execute(run: PlannedRun, progress: bool, pool: Path | None = None, cross: bo
     folder = RunFolder(run.folder)
     status = "trained"
     if folder.has_config():
-        if resolved_paths(identity(folder.config())) != resolved_paths(identity(cfg)):
+        if resolve_data_paths(identity(folder.config())) != resolve_data_paths(identity(cfg)):
             raise ConfigError(f"{run.folder}: its config.json differs from the experiment's plan "
                               "(the experiment file changed?); remove the folder or use another --out")
         status = "done" if RunFolder(run.folder).is_evaluated() else "resumed"

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..config import VOLATILE, TrainConfig
+from ..config import VOLATILE, TrainConfig, resolve_data_paths
 from ..devices import resolve_device, resolve_precision
 from ..errors import ConfigError
 from ..generative.config import GeneratorConfig
@@ -121,29 +121,15 @@ def _filled(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolved_paths(ident: dict[str, Any]) -> dict[str, Any]:
-    """An identity with its data paths resolved (the root, a manifest), as the trainer keeps
-    them in config.json: a plan made with a relative ``--data`` (the default ``../shared/data``)
-    and a run folder, or a folder started with a relative ``--data`` and continued with an
-    absolute one (the Ray executor's), compare as the same plan."""
-    out = dict(ident)
-    if isinstance(out.get("root"), str):
-        out["root"] = str(Path(out["root"]).resolve())
-    options = out.get("dataset_options")
-    if isinstance(options, dict) and isinstance(options.get("manifest"), str):
-        out["dataset_options"] = {**options, "manifest": str(Path(options["manifest"]).resolve())}
-    return out
-
-
 def find_same(root: Path, cfg: TrainConfig, skip: Path) -> Path | None:
     """A finished run folder under ``root`` that trained exactly ``cfg`` (not ``skip``)."""
-    want = resolved_paths(identity(cfg))
+    want = resolve_data_paths(identity(cfg))
     for saved in sorted(root.rglob(RunFolder.CONFIG)) if root.is_dir() else []:
         folder = saved.parent
         if folder == skip or not RunFolder(folder).is_evaluated():
             continue
         try:
-            if resolved_paths(identity(TrainConfig.load(saved))) == want:
+            if resolve_data_paths(identity(TrainConfig.load(saved))) == want:
                 return folder
         except ConfigError:
             continue
