@@ -193,7 +193,7 @@ def plan(exp: Experiment, scale: str, out: Path, data: Path, seeds: list[int] | 
     Parameters
     ----------
     scale
-        ``cpu``, ``pretrained`` or ``gpu``; the file must have ``[scale.<scale>]``.
+        ``cpu``, ``pretrained``, ``gpu`` or ``full``; the file must have ``[scale.<scale>]``.
     out
         the output root; folders are ``out/<experiment>/<scale>/[<grid values>/]<run>-s<seed>``.
     data

@@ -41,7 +41,7 @@ def run_experiment(exp: Experiment, out: str | Path, scale: str = "cpu", data: s
     out
         the output root; folders are ``out/<experiment>/<scale>/[<grid values>/]<run>-s<seed>``.
     scale
-        ``cpu``, ``pretrained`` or ``gpu``.
+        ``cpu``, ``pretrained``, ``gpu`` or ``full`` (where the file has it).
     data
         the folder dataset roots are relative to (default ``$FACEFAIR_DATA`` or ``../shared/data``).
     seeds

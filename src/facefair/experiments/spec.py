@@ -197,8 +197,7 @@ def load_experiment(path: str | Path) -> Experiment:
     """
     path = Path(path)
     if not path.is_file() and path.suffix != ".toml" and path.name == str(path):  # a name, not a path
-        packaged = experiment_dir() / f"{path}.toml"
-        path = packaged if packaged.is_file() else path
+        path = find_experiments().get(str(path), path)  # by [experiment] name, as the command finds it
     if not path.is_file():
         raise ConfigError(f"{path}: no such experiment file")
     try:
