@@ -151,34 +151,41 @@ def validation_fields(overall: dict[str, Any], y: Any) -> dict[str, Any]:
     return {**{f"val_{k}": v for k, v in overall.items()}, "val_base_rate": float((y == 1).mean())}
 
 
-def best_validation(out: str | Path) -> dict[str, Any]:
-    """The validation metrics of a run's selected epoch (``best.json``'s, read from
-    ``log.jsonl``): what a choice between runs may look at, since the test split may not be."""
+def read_log(out: str | Path) -> tuple[list[dict[str, Any]], Any]:
+    """A run's ``log.jsonl`` rows (one an epoch) and ``best.json``'s selected epoch, as
+    :meth:`RunFolder.write_log` wrote them; a DataError names the file (and line) that does not read."""
     out = Path(out)
     try:
         epoch = json.loads((out / RunFolder.BEST).read_text())["epoch"]
         lines = (out / RunFolder.LOG).read_text().splitlines()
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DataError(f"{out}: no readable best.json and log.jsonl ({e})") from None
+    rows = []
     for i, line in enumerate(lines, start=1):
         try:
-            row = json.loads(line)
+            rows.append(json.loads(line))
         except ValueError:
             raise DataError(f"{out / RunFolder.LOG}, line {i}: not JSON") from None
+    return rows, epoch
+
+
+def best_validation(out: str | Path) -> dict[str, Any]:
+    """The validation metrics of a run's selected epoch (``best.json``'s, read from
+    ``log.jsonl``): what a choice between runs may look at, since the test split may not be."""
+    rows, epoch = read_log(out)
+    for row in rows:
         if row.get("epoch") == epoch:
             return {k[4:]: v for k, v in row.items() if k.startswith("val_")}
-    raise DataError(f"{out / RunFolder.LOG}: no line for the selected epoch {epoch} of best.json")
+    raise DataError(f"{Path(out) / RunFolder.LOG}: no line for the selected epoch {epoch} of best.json")
 
 
 def training_record(out: str | Path) -> dict[str, Any]:
-    """How a run trained, from its ``log.jsonl``: epochs run, the selected one, training
-    seconds and the machines its epochs ran on (logged since runs record it; a run resumed
-    elsewhere lists both). Empty where the run folder has no log (a post-processing, say)."""
-    out = Path(out)
+    """How a run trained, from its log (:func:`read_log`): epochs run, the selected one,
+    training seconds and the machines its epochs ran on (logged since runs record it; a run
+    resumed elsewhere lists both). Empty where the folder has no readable log (a restored one)."""
     try:
-        rows = [json.loads(line) for line in (out / RunFolder.LOG).read_text().splitlines() if line.strip()]
-        best = json.loads((out / RunFolder.BEST).read_text()).get("epoch")
-    except (OSError, ValueError, AttributeError):
+        rows, best = read_log(out)
+    except DataError:
         return {}
     machines = list(dict.fromkeys(r["machine"] for r in rows if r.get("machine")))
     return {"epochs": len(rows), "best_epoch": best,
