@@ -92,3 +92,15 @@ def test_paired_bootstrap_matches_the_point_difference_and_is_tighter_than_unpai
     assert (d.high - d.low) < 0.5 * (rb[1] - rb[0])  # the images' difficulty cancels in the pair
     same = paired_bootstrap("equalized_odds_mean", y, g, base, base, n_boot=100)
     assert same.mean == 0 and same.low == 0 and same.high == 0 and not same.beyond_noise
+
+
+def test_no_gap_verdict_where_the_documents_call_the_rate_gaps_undefined() -> None:
+    """Gender within race x gender: every group holds one class, the evaluation leaves the rate
+    gaps out (None), so a comparison must not narrate TPR/FPR/selection-rate gaps either."""
+    def undefined(**rates: tuple[float, float]) -> dict:
+        d = doc(**rates)
+        d["metrics"].update(equal_opportunity_diff=None, demographic_parity_diff=None)
+        return d
+    c = compare([undefined(tpr=(0.9, 0.6))], [undefined(tpr=(0.9, 0.9))])
+    assert c.gaps == [] and "levelling" not in c.headline()
+    assert compare([doc(tpr=(0.9, 0.6))], [doc(tpr=(0.9, 0.9))]).verdict("tpr") is not None

@@ -165,6 +165,15 @@ root = "utkface"
         folder = out / "tiny" / "cpu" / r["folder"]
         assert r["metrics"] == json.loads((folder / "metrics.json").read_text())
         assert r["cross"] == {"metrics-on-mine.json": json.loads((folder / "metrics-on-mine.json").read_text())}
+    # the file changes the entry's split: the evaluation is made again, not kept as done
+    first = json.loads((out / "tiny" / "cpu" / "smile" / "base-s0" / "metrics-on-mine.json").read_text())
+    path.write_text(text.replace('name = "on-mine"', 'name = "on-mine"\nsplit = "all"'))
+    assert main(["experiment", "run", str(path), "--out", str(out), "--data", str(data), "--grid", "target=smile",
+                 "--seeds", "0", "--no-progress"]) == 0
+    assert "made for another split" in capsys.readouterr().out
+    again = json.loads((out / "tiny" / "cpu" / "smile" / "base-s0" / "metrics-on-mine.json").read_text())
+    assert (first["split"], again["split"]) == ("test", "all")
+    assert "tested on manifest all" in (out / "tiny" / "cpu" / "results.md").read_text()
 
 
 def test_a_huge_grid_is_a_question_not_a_start(tmp_path: Path) -> None:

@@ -204,8 +204,12 @@ def compare(base: Sequence[dict[str, Any]], method: Sequence[dict[str, Any]], la
             continue
         groups.append({"group": g["group"], **{f"{k}_before": g[k] for k in (*RATES, "auc")},
                        **{f"{k}_change": m[k] - g[k] for k in (*RATES, "auc")}})
+    mean_b, mean_m = (mean_document(list(d), "")["metrics"] for d in (base, method))
+    # where every group holds one class (gender within race x gender) the documents leave the
+    # rate gaps out as undefined: no verdict on them either
+    defined = not all(k in mean_b and math.isnan(_num(mean_b[k])) for k in ("equal_opportunity_diff", "demographic_parity_diff"))
     gaps = []
-    for rate, (direction, gap) in RATES.items():
+    for rate, (direction, gap) in (RATES.items() if defined else ()):
         vals = [(g["group"], g[f"{rate}_before"], g[f"{rate}_before"] + g[f"{rate}_change"]) for g in groups
                 if not math.isnan(g[f"{rate}_before"]) and not math.isnan(g[f"{rate}_change"])]
         if len(vals) < 2:
@@ -218,7 +222,6 @@ def compare(base: Sequence[dict[str, Any]], method: Sequence[dict[str, Any]], la
         d_better, d_worse = better[2] - better[1], worse[2] - worse[1]
         gaps.append(GapVerdict(rate, gap, before, after, better[0], worse[0], d_better, d_worse,
                                _verdict(direction, before, after, d_better, d_worse)))
-    mean_b, mean_m = (mean_document(list(d), "")["metrics"] for d in (base, method))
     overall = {k: mean_m[k] - mean_b[k] for k in mean_b if mean_b[k] is not None and mean_m.get(k) is not None}
     return Comparison(label, base_label, groups, gaps, overall, collapse(mg))
 

@@ -46,8 +46,7 @@ def perform(step: Step, table: TableFolder, progress: bool, pool: Path | None = 
         assert step.run is not None
         if step.kind == "cross":
             assert step.cross is not None
-            cross_evaluate(step.folder, step.cross, progress)
-            return f"evaluated on {step.cross.dataset}"
+            return cross_evaluate(step.folder, step.cross, progress)
         return execute(step.run, progress, pool, cross=step.inline_cross, threads=threads)
 
 
@@ -109,13 +108,17 @@ def ensure_generator(folder: Path, cfg: Any, progress: bool, threads: int | None
     train_generator(cfg, folder)
 
 
-def cross_evaluate(folder: Path, c: CrossSpec, progress: bool) -> None:
-    """One ``[[cross]]`` evaluation of a finished run, unless done or its data are absent."""
+def cross_evaluate(folder: Path, c: CrossSpec, progress: bool) -> str:
+    """One ``[[cross]]`` evaluation of a finished run, unless done as the entry says or its
+    data are absent; returns what a log line says of it."""
     source = c.manifest or c.root
     if source is not None and not Path(source).exists():
         log.info(f"skipping cross-dataset evaluation on {c.dataset}: {source} not found")
-        return
+        return f"skipped: {source} not found"
+    if c.done_in(folder):
+        return f"already evaluated on {c.dataset}"
     if (folder / c.file()).is_file():
-        return
+        log.info(f"{folder / c.file()} was made for another split, target or protected attribute: evaluating again")
     evaluate_on(folder, c.dataset, c.root, c.target, c.protected, c.positive, c.split,
                 {"manifest": c.manifest} if c.manifest else None, c.name, progress=progress)
+    return f"evaluated on {c.dataset} ({c.split})"

@@ -3,6 +3,7 @@ and type) before anything is planned or trained; each mistake names the file and
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -120,6 +121,17 @@ class CrossSpec:
     def file(self) -> str:
         """The metrics file this evaluation writes in each run folder."""
         return output_names(self.split, cross_tag(self.dataset, self.name), cross=True)[1]
+
+    def done_in(self, folder: Path) -> bool:
+        """Is this evaluation in the run folder, made as the entry says? A metrics file of
+        another split, target or protected attribute (the experiment file changed since, e.g.
+        UTKFace's test tenth to every image) is not: it is made again."""
+        try:
+            doc = json.loads((folder / self.file()).read_text())
+        except (OSError, ValueError):
+            return False
+        want = {"dataset": self.dataset, "split": self.split, "target": self.target, "protected": self.protected}
+        return isinstance(doc, dict) and all(v is None or doc.get(k) == v for k, v in want.items())
 
 
 @dataclass(frozen=True)

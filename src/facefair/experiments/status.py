@@ -42,7 +42,7 @@ def _done(s: Step) -> str | None:
         return "done" if s.run.done() else None
     if s.kind == "cross":
         assert s.cross is not None
-        return "done" if (s.folder / s.cross.file()).is_file() else None
+        return "done" if s.cross.done_in(s.folder) else None
     return finished(s.folder)
 
 
