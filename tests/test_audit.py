@@ -1,6 +1,7 @@
 """facefair audit: a model trained outside facefair (a torchvision ResNet trained here, in the
-test's own code), as TorchScript and as a factory with weights, scored end to end to the report;
-its predictions are checked against the model run by hand."""
+test's own code), as TorchScript, as a torch.export program, as ONNX and as a factory with
+weights, scored end to end to the report; its predictions are checked against the model run by
+hand on the same image files."""
 
 from __future__ import annotations
 
@@ -47,11 +48,17 @@ def outside(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             opt.step()
     model.eval()
     torch.jit.trace(model, torch.rand(2, 3, 32, 32)).save(str(root / "model.pt"))
+    # the same network as a torch.export program (its batch fixed at 4: the audit pads the last
+    # chunk) and as ONNX with a free batch, under names that do not say their format
+    torch.export.save(torch.export.export(model, (torch.rand(4, 3, 32, 32),)), str(root / "exported.bin"))
+    torch.onnx.export(model, (torch.rand(2, 3, 32, 32),), str(root / "model.onnx.bin"), dynamo=False,
+                      input_names=["pixels"], dynamic_axes={"pixels": {0: "n"}})
     torch.save(model.state_dict(), root / "weights.pt")
     (root / "outside_net.py").write_text("import torchvision\n\ndef build():\n"
                                          "    return torchvision.models.resnet18(num_classes=2)\n")
     write_manifest(root / "data")
     return {"root": root, "model": root / "model.pt", "weights": root / "weights.pt",
+            "export": root / "exported.bin", "onnx": root / "model.onnx.bin",
             "manifest": root / "data" / "manifest.csv"}
 
 
@@ -123,7 +130,7 @@ def test_factory_audit_draws_grad_cam_and_checks_its_inputs(outside: dict[str, P
           **{**common, "explain": 0})
     assert (read_predictions(tmp_path / "n" / "predictions.csv").score != preds.score).any()
     assert json.loads((tmp_path / "n" / "audit.json").read_text())["normalize"]["name"] == "none"
-    with pytest.raises(DataError, match="not a TorchScript model"):
+    with pytest.raises(DataError, match="a torch.save file .* --model-factory"):
         audit(tmp_path / "x", model_file=outside["weights"], normalize=HALF, **common)
     torch.save({"fc.weight": torch.zeros(3, 3)}, tmp_path / "bad.pt")
     with pytest.raises(DataError, match="weights do not fit"):
@@ -131,3 +138,32 @@ def test_factory_audit_draws_grad_cam_and_checks_its_inputs(outside: dict[str, P
     with pytest.raises(ConfigError, match="--normalize takes"):
         audit(tmp_path / "z", model_file=outside["model"], normalize="bgr", **common)
     assert not any((tmp_path / d).exists() for d in ("x", "y", "z"))  # a failed audit leaves nothing
+
+
+@pytest.mark.parametrize("kind", ["export", "onnx"])
+def test_exported_and_onnx_models_audit_to_the_same_decisions(outside: dict[str, Path], tmp_path: Path,
+                                                              kind: str) -> None:
+    """The network of the TorchScript file, saved by torch.export and by the ONNX exporter:
+    every decision equals the model run by hand, the metrics equal the TorchScript audit's,
+    and each format gets the explanations it supports."""
+    pytest.importorskip("onnxruntime")
+    common = ["--input-size", "32", "--normalize", HALF, "--dataset", "manifest", "--manifest",
+              str(outside["manifest"]), "--target", "smiling", "--protected", "tone", "--positive", "yes",
+              "--bootstrap", "0", "--explain", "2", "--ig-steps", "4", "--no-progress"]
+    assert main(["audit", "--model", str(outside[kind]), "--out", str(tmp_path / kind), *common]) == 0
+    assert main(["audit", "--model", str(outside["model"]), "--out", str(tmp_path / "ts"), *common]) == 0
+    preds = read_predictions(tmp_path / kind / "predictions.csv", keep_ids=True)
+    assert {Path(str(i)).stem: int(p) for i, p in zip(preds.ids, preds.pred)} == _by_hand(outside["model"],
+                                                                                           outside["manifest"])
+    ts = read_predictions(tmp_path / "ts" / "predictions.csv")
+    assert np.allclose(preds.score, ts.score, atol=1e-5)
+    mine, theirs = (json.loads((tmp_path / d / "metrics.json").read_text())["metrics"] for d in (kind, "ts"))
+    assert mine.keys() == theirs.keys()
+    for k, v in mine.items():
+        assert (v is None and theirs[k] is None) or v == pytest.approx(theirs[k], abs=1e-9), k
+    doc = json.loads((tmp_path / kind / "audit.json").read_text())
+    assert doc["model"]["kind"] == kind
+    drawn = sorted(p.name for p in (tmp_path / kind / "explain").glob("*.png"))
+    assert drawn == (["ig.png"] if kind == "export" else ["ablation.png"])
+    page = (tmp_path / kind / "report.html").read_text()
+    assert ("patch ablation" in page) == (kind == "onnx")

@@ -1,7 +1,8 @@
 """``facefair audit``: every fairness metric, per-group tables, explanations and the report of a
 model that facefair did not train.
 
-The model comes as a TorchScript file (``--model``) or as a Python factory with a state_dict
+The model comes as a file (``--model``: TorchScript, a ``torch.export`` program or ONNX, told
+apart by content and read as data, :mod:`facefair.model_files`) or as a Python factory with a state_dict
 (``--model-factory module:function --weights FILE``, loaded with ``weights_only=True``). The
 user states what it expects: its input side in pixels and its normalisation (``imagenet``,
 ``none`` for [0, 1] pixels, or ``MEAN/STD`` per channel), and which output is the target
@@ -15,7 +16,6 @@ import importlib
 import logging
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from .evaluation import cross_task, output_names, write_evaluation
 from .inference import predict
 from .methods.base import Batch, Method, StepContext
 from .metrics import FairnessReport
+from .model_files import load_model_file
 from .models.pretrained import sha256
 from .runfolder import RunFolder
 
@@ -92,6 +93,25 @@ class AuditedModel(nn.Module):
         return out
 
 
+#: what the report says of the explanations each kind of model gets
+EXPLAINED = {
+    "factory": "Explanations: Integrated Gradients and Grad-CAM (its last convolution).",
+    "torchscript": "Explanations: Integrated Gradients; no Grad-CAM (TorchScript hides its layers).",
+    "export": "Explanations: Integrated Gradients; no Grad-CAM (an exported program's layers have no hooks).",
+    "onnx": "Explanations: patch ablation (Captum's FeatureAblation over onnxruntime's forward: an 8 x 8 "
+            "grid of patches greyed out one at a time); an ONNX model gives no gradients, so no Integrated "
+            "Gradients or Grad-CAM.",
+}
+
+
+def explanation_methods(kind: str, model: AuditedModel) -> list[str]:
+    """The attribution methods a model of this kind supports: gradients give Integrated
+    Gradients, visible layers Grad-CAM, a forward pass alone patch ablation (ONNX)."""
+    if kind == "onnx":
+        return ["ablation"]
+    return ["ig"] + (["cam"] if model.cam_layer is not None else [])
+
+
 class Audited(Method):
     """The prediction rule of an audited model: its two logits (not a training method)."""
 
@@ -103,33 +123,30 @@ class Audited(Method):
 
 
 def load_model(model_file: str | Path | None = None, factory: str | None = None,
-               weights: str | Path | None = None) -> tuple[nn.Module, dict[str, Any]]:
+               weights: str | Path | None = None, input_size: int = 112) -> tuple[nn.Module, dict[str, Any]]:
     """The foreign model (eval mode, CPU) and what identifies it (kind, file, SHA-256).
 
     Parameters
     ----------
     model_file
-        a TorchScript file (``torch.jit.save``).
+        a TorchScript file (``torch.jit.save``), a ``torch.export`` program (``.pt2``,
+        checked before it is loaded: :mod:`facefair.model_files`) or an ONNX model
+        (onnxruntime); the format is read from the content.
     factory
         ``module:function`` returning an ``nn.Module`` (its module importable from the
         current folder or ``PYTHONPATH``).
     weights
         the factory model's state_dict file (loaded with ``weights_only=True``, strictly).
+    input_size
+        the side the model takes (checked against an exported or ONNX model's fixed shape).
     """
     if (model_file is None) == (factory is None):
-        raise ConfigError("name the model with --model FILE (TorchScript) or --model-factory MODULE:FUNCTION")
+        raise ConfigError("name the model with --model FILE (TorchScript, .pt2 or ONNX) or "
+                          "--model-factory MODULE:FUNCTION")
     if model_file is not None:
         path = Path(model_file)
-        if not path.is_file():
-            raise DataError("model file not found", path)
-        try:
-            with warnings.catch_warnings():  # torch marks TorchScript deprecated; it is what users ship
-                warnings.simplefilter("ignore", FutureWarning)
-                model = torch.jit.load(str(path), map_location="cpu")
-        except Exception as e:  # noqa: BLE001 - not TorchScript: say what it is instead
-            raise DataError(f"not a TorchScript model ({str(e).splitlines()[0][:160]}); a state_dict needs "
-                            "--model-factory MODULE:FUNCTION --weights FILE", path) from None
-        return model.eval(), {"kind": "torchscript", "file": str(path), "sha256": sha256(path)}
+        model, fmt = load_model_file(path, input_size)
+        return model, {"kind": fmt, "file": str(path), "sha256": sha256(path)}
     assert factory is not None
     mod_name, _, fn_name = factory.partition(":")
     if not mod_name or not fn_name:
@@ -179,7 +196,7 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
     protected
         the protected attribute the groups come from.
     model_file
-        a TorchScript model.
+        a TorchScript, torch.export (.pt2) or ONNX model.
     factory
         ``module:function`` building the model (with ``weights``).
     weights
@@ -215,7 +232,7 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
 
     folder = RunFolder(out)
     mean, std = parse_normalisation(normalize)
-    model, info = load_model(model_file, factory, weights)
+    model, info = load_model(model_file, factory, weights, input_size)
     wrapped = AuditedModel(model, mean, std, output).eval()
     data = load_dataset(dataset, root, **reader_options(dataset, dataset_options, input_size))
     for note in data.notes:
@@ -233,7 +250,7 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
         doc = {"audit": True, "split": split, "dataset": dataset, "root": str(root), "target": target,
                "protected": protected, "positive": task.y_classes[1], "model": info, "input_size": input_size,
                "normalize": {"name": normalize, "mean": list(mean), "std": list(std)}, "output": output,
-               "n_scored": len(idx), "method": "audited", "arch": info.get("factory", "torchscript"),
+               "n_scored": len(idx), "method": "audited", "arch": info.get("factory", info["kind"]),
                "size": input_size}
         write_json(folder.audit_file, doc)
         report = write_evaluation(folder.path, task, outputs, output_names("test"), {**doc, "run": str(folder.path)},
@@ -242,15 +259,12 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
             pics = pick_images(task, split, None, explain, 0)
             models = [("audited", Audited(), wrapped, torch.device("cpu"))]
             what = f"{target} ({info['kind']}, {input_size}px)"
-            explain_models(models, task, pics, input_size, "ig", folder.path / "explain", what,
-                           {"run": str(folder.path)}, explain_class="positive", steps=ig_steps)
-            if wrapped.cam_layer is not None:
-                explain_models(models, task, pics, input_size, "cam", folder.path / "explain", what,
-                               {"run": str(folder.path)}, explain_class="positive")
-            else:
-                log.info("note: no Grad-CAM: the model's layers are not visible (TorchScript); "
-                         "--model-factory shows them")
+            for method in explanation_methods(info["kind"], wrapped):
+                explain_models(models, task, pics, input_size, method, folder.path / "explain", what,
+                               {"run": str(folder.path)}, explain_class="positive",
+                               **({"steps": ig_steps} if method == "ig" else {}))
         write_report([str(folder.path)], folder.path / "report.html", title or f"Audit: {target} by {protected}",
                      note=f"A model trained outside facefair ({info['kind']} {info.get('file', factory)}), on "
-                          f"{len(idx)} {dataset} images (split {split}), {input_size} px, normalisation {normalize}.")
+                          f"{len(idx)} {dataset} images (split {split}), {input_size} px, normalisation {normalize}. "
+                          + EXPLAINED[info["kind"]])
     return report

@@ -48,9 +48,10 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("explain", help="attribution pictures (Integrated Gradients, CAMs) of a run's images, "
                                        "optionally beside another run")
     p.add_argument("run", help="run folder")
-    p.add_argument("--method", default="cam", choices=("ig", "cam"),
+    p.add_argument("--method", default="cam", choices=("ig", "cam", "ablation"),
                    help="ig: Integrated Gradients of the explained logit (Captum); cam: FineFACE's per-expert "
-                        "and overall maps, Grad-CAM for other models")
+                        "and overall maps, Grad-CAM for other models; ablation: the logit's change when each "
+                        "patch of an 8 x 8 grid is greyed out (forward passes only)")
     p.add_argument("--compare", default=None, metavar="RUN",
                    help="a reference run drawn first in each row (e.g. the model before mitigation)")
     p.add_argument("--class", dest="explain_class", default="positive", choices=("positive", "pred", "true"),
@@ -60,7 +61,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=32, help="IG: interpolation steps")
-    p.add_argument("--baseline", default="black", choices=("black", "gray", "white"), help="IG: baseline image")
+    p.add_argument("--baseline", default=None, choices=("black", "gray", "white"),
+                   help="IG's baseline image (default black), ablation's patch fill (default gray)")
     p.add_argument("--batch-size", type=int, default=16, help="images per pass")
     p.add_argument("--internal-batch-size", type=int, default=64,
                    help="IG: interpolated images per forward/backward; bounds memory")
@@ -81,7 +83,9 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("audit", help="audit a model facefair did not train: predictions, every metric with "
                                      "intervals, per-group tables, IG and Grad-CAM pictures, the HTML report")
     m = p.add_argument_group("the model (one of)")
-    m.add_argument("--model", metavar="FILE", help="a TorchScript model (torch.jit.save)")
+    m.add_argument("--model", metavar="FILE",
+                   help="a TorchScript (torch.jit.save), torch.export (.pt2, torch.export.save) or ONNX model; "
+                        "the format is read from the content (ONNX needs pip install 'facefair[onnx]')")
     m.add_argument("--model-factory", metavar="MODULE:FUNCTION",
                    help="a function returning the nn.Module (importable from here or PYTHONPATH); with --weights")
     m.add_argument("--weights", metavar="FILE", help="the factory model's state_dict (loaded weights_only)")
@@ -189,10 +193,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ..explain import explain_run
 
     ids = [i for i in args.ids.split(",") if i] if args.ids else None
-    opts = {"steps": args.steps, "baseline": args.baseline, "internal_batch_size": args.internal_batch_size}
+    opts: dict[str, Any] = {"ig": {"steps": args.steps, "baseline": args.baseline or "black",
+                                   "internal_batch_size": args.internal_batch_size},
+                            "ablation": {"baseline": args.baseline or "gray"}}.get(args.method, {})
     png = explain_run(args.run, args.method, compare=args.compare, ids=ids, n=args.n, split=args.split,
                       seed=args.seed, out=args.out, batch_size=args.batch_size, explain_class=args.explain_class,
-                      **(opts if args.method == "ig" else {}))
+                      **opts)
     print(f"wrote {png} and {png.with_suffix('.json')}")
     return 0
 

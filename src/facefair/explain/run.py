@@ -21,6 +21,7 @@ from ..atomic import write_json
 from ..data.loader import SplitImages, to_input
 from ..errors import ConfigError
 from ..inference import load_run
+from .ablation import AblationExplainer
 from .base import Explainer
 from .cam import CAMExplainer
 from .figures import overlay_grid
@@ -28,7 +29,8 @@ from .ig import IntegratedGradientsExplainer
 
 log = logging.getLogger(__name__)
 
-EXPLAINERS: dict[str, type[Explainer]] = {e.name: e for e in (IntegratedGradientsExplainer, CAMExplainer)}
+EXPLAINERS: dict[str, type[Explainer]] = {e.name: e for e in (IntegratedGradientsExplainer, CAMExplainer,
+                                                              AblationExplainer)}
 METHODS = tuple(EXPLAINERS)
 
 
@@ -49,7 +51,7 @@ def make_explainer(method: str, run_method: Any, model: torch.nn.Module, explain
     if method not in EXPLAINERS:
         raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
     cls = EXPLAINERS[method]
-    kwargs = options if cls is IntegratedGradientsExplainer else {}
+    kwargs = options if cls in (IntegratedGradientsExplainer, AblationExplainer) else {}
     return cls(run_method, model, explain_class, **kwargs)  # type: ignore[call-arg]
 
 
@@ -160,7 +162,7 @@ def explain_models(models: list[tuple[str, Any, torch.nn.Module, torch.device]],
     positive = task.y_classes[1]
     labels = [f"{i}\n{task.y_classes[task.y[j]]}, {task.group_classes[task.group[j]]}" for i, j in zip(img_ids, idx)]
     what = {"positive": f"'{positive}'", "pred": "predicted class", "true": "true class"}[explain_class]
-    kind = {"ig": "IG", "cam": "Grad-CAM"}[method]
+    kind = {"ig": "IG", "cam": "Grad-CAM", "ablation": "Patch ablation"}[method]
     fineface = any(m.name == "fineface" for _, m, _, _ in models)
     title = (f"{kind} of the {what} logit" + ("; FineFACE experts: each its own predicted class" if fineface and method == "cam" else "")
              + f": {what_model}; " + " | ".join(f"{lb} ({m.name})" for lb, m, _, _ in models))
