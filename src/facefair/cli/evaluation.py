@@ -69,6 +69,23 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--out", default=None, help="output folder (default RUN/explain)")
     p.set_defaults(func=cmd_explain)
 
+    p = sub.add_parser("regions", help="where in the face a run's model finds its evidence, per group: the share "
+                                       "of attribution per face region with bootstrap intervals")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--n", type=int, default=300, help="images (a seeded sample of the split)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--method", default="ig", choices=("ig", "ablation"),
+                   help="ig: Integrated Gradients; ablation: patch ablation (forward passes only)")
+    p.add_argument("--steps", type=int, default=32, help="IG: interpolation steps")
+    p.add_argument("--class", dest="explain_class", default="positive", choices=("positive", "pred", "true"))
+    p.add_argument("--landmarks-template", default=None, metavar="FILE.json",
+                   help='five landmarks for every image: {"frame": [W, H], "points": [[x, y] x 5]} (default: '
+                        "the dataset's own landmarks, or CelebA's alignment template)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates over images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="output folder (default RUN/regions)")
+    p.set_defaults(func=cmd_regions)
+
     p = sub.add_parser("report", help="one self-contained HTML page of runs: metrics with intervals, the papers' "
                                       "tables, per-group charts, trade-off, robustness, explanations")
     p.add_argument("runs", nargs="+", metavar="RUN",
@@ -186,6 +203,17 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         print(f"{e:>8.4f}  {doc['before']['p_true'][j]:>11.4f}  {doc['after']['p_true'][j]:>10.4f}  "
               f"{doc['before']['flip'][j]:>11.4f}  {doc['after']['flip'][j]:>10.4f}  {doc['classifier_flip'][j]:>7.4f}")
     print(f"wrote {Path(args.run) / 'robustness.json'} and robustness.png")
+    return 0
+
+
+def cmd_regions(args: argparse.Namespace) -> int:
+    from ..analysis.regions import regions_run
+
+    doc = regions_run(args.run, args.n, args.split, args.method, args.seed, args.out, args.landmarks_template,
+                      args.bootstrap, explain_class=args.explain_class,
+                      **({"steps": args.steps} if args.method == "ig" else {}))
+    print(doc["summary"])
+    print(f"wrote {Path(args.out or Path(args.run) / 'regions') / 'regions.json'} and regions.png")
     return 0
 
 
