@@ -5,6 +5,7 @@ hand on the same image files."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -150,7 +151,12 @@ def test_exported_and_onnx_models_audit_to_the_same_decisions(outside: dict[str,
     common = ["--input-size", "32", "--normalize", HALF, "--dataset", "manifest", "--manifest",
               str(outside["manifest"]), "--target", "smiling", "--protected", "tone", "--positive", "yes",
               "--bootstrap", "0", "--explain", "2", "--ig-steps", "4", "--no-progress"]
-    assert main(["audit", "--model", str(outside[kind]), "--out", str(tmp_path / kind), *common]) == 0
+    from facefair.data.synthetic import SYNTHETIC_TEMPLATE
+
+    face = tmp_path / "face.json"  # the manifest holds no landmarks: the synthetic faces' template
+    face.write_text(json.dumps({"frame": SYNTHETIC_TEMPLATE[0], "points": SYNTHETIC_TEMPLATE[1]}))
+    assert main(["audit", "--model", str(outside[kind]), "--out", str(tmp_path / kind), "--regions", "24",
+                 "--landmarks-template", str(face), *common]) == 0
     assert main(["audit", "--model", str(outside["model"]), "--out", str(tmp_path / "ts"), *common]) == 0
     preds = read_predictions(tmp_path / kind / "predictions.csv", keep_ids=True)
     assert {Path(str(i)).stem: int(p) for i, p in zip(preds.ids, preds.pred)} == _by_hand(outside["model"],
@@ -167,3 +173,7 @@ def test_exported_and_onnx_models_audit_to_the_same_decisions(outside: dict[str,
     assert drawn == (["ig.png"] if kind == "export" else ["ablation.png"])
     page = (tmp_path / kind / "report.html").read_text()
     assert ("patch ablation" in page) == (kind == "onnx")
+    # region shares per group, by the method the format allows
+    regions = json.loads((tmp_path / kind / "regions" / "regions.json").read_text())
+    assert regions["method"] == ("ig" if kind == "export" else "ablation") and regions["n_images"] == 24
+    assert "Where in the face, per group" in page and html.escape(regions["summary"]) in page

@@ -179,7 +179,7 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
           input_size: int = 112, normalize: str = "none", output: int | None = None, positive: str | None = None,
           split: str = "all", dataset_options: dict[str, Any] | None = None, batch_size: int = 64,
           n_boot: int = 1000, explain: int = 6, ig_steps: int = 32, progress: bool = False,
-          title: str | None = None) -> FairnessReport:
+          title: str | None = None, regions: int = 0, landmarks_template: str | Path | None = None) -> FairnessReport:
     """Audit a foreign model on a dataset: predictions, metrics with intervals, per-group
     tables, Integrated Gradients and Grad-CAM pictures and the HTML report, all in ``out``.
 
@@ -225,6 +225,11 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
         a progress bar.
     title
         the report's title.
+    regions
+        images (a seeded sample of the split) whose attributions are summed per face region
+        and compared between groups (0: none): ``regions/`` and a report section.
+    landmarks_template
+        a five-landmark template (JSON) for the regions, instead of the dataset's landmarks.
     """
     from .data.registry import load_dataset
     from .explain.run import explain_models, pick_images
@@ -263,6 +268,16 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
                 explain_models(models, task, pics, input_size, method, folder.path / "explain", what,
                                {"run": str(folder.path)}, explain_class="positive",
                                **({"steps": ig_steps} if method == "ig" else {}))
+        if regions > 0:
+            from .analysis.regions import region_report
+            from .explain.run import make_explainer
+
+            method = explanation_methods(info["kind"], wrapped)[0]  # ig, or ablation for ONNX
+            explainer = make_explainer(method, Audited(), wrapped, "positive",
+                                       {"steps": ig_steps} if method == "ig" else {})
+            region_report(explainer, method, task, task.indices(split, regions, 0), input_size,
+                          folder.path / "regions", landmarks_template, n_boot,
+                          doc={"run": str(folder.path), "split": split, "target": target, "protected": protected})
         write_report([str(folder.path)], folder.path / "report.html", title or f"Audit: {target} by {protected}",
                      note=f"A model trained outside facefair ({info['kind']} {info.get('file', factory)}), on "
                           f"{len(idx)} {dataset} images (split {split}), {input_size} px, normalisation {normalize}. "

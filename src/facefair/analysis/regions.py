@@ -48,7 +48,9 @@ def shares(attributions: np.ndarray, maps: np.ndarray) -> np.ndarray:
 
 
 def _boot_means(x: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
-    """(n_boot, R) means of resamples of the rows of ``x``."""
+    """(n_boot, R) means of resamples of the rows of ``x`` (none: one row of NaN, no interval)."""
+    if n_boot < 1:
+        return np.full((1, x.shape[1]), np.nan)
     pick = rng.integers(0, len(x), (n_boot, len(x)))
     return x[pick].mean(1)
 
@@ -86,12 +88,17 @@ def group_shares(s: np.ndarray, group: np.ndarray, y: np.ndarray, group_names: l
                 diffs.append({"class": cname, "group": group_names[g], "reference": group_names[ref], "region": r,
                               "diff": float(means[g][k] - means[ref][k]), "low": float(ci[0, k]),
                               "high": float(ci[1, k]), "beyond_noise": bool(ci[0, k] > 0 or ci[1, k] < 0)})
+    if n_boot < 1:
+        log.info("note: no bootstrap replicates: region shares have no intervals and no difference is called "
+                 "beyond noise")
     return {"regions": list(REGIONS), "level": level, "n_boot": n_boot, "cells": cells, "differences": diffs}
 
 
 def summary(doc: dict[str, Any]) -> str:
     """One sentence naming the regions whose share differs between groups beyond noise."""
     beyond = [d for d in doc["differences"] if d["beyond_noise"]]
+    if doc.get("n_boot", 0) < 1:
+        return "Region shares without intervals (no bootstrap replicates): no difference is called beyond noise."
     if not doc["differences"]:
         return "No two groups of one class had two or more images: no difference to report."
     if not beyond:

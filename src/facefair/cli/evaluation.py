@@ -120,6 +120,10 @@ def add_parsers(sub: Any) -> None:
     d.add_argument("--protected", required=True, help="the protected attribute")
     d.add_argument("--positive", help="the dataset's class the model's positive output means (default: the second)")
     d.add_argument("--split", default="all", help="all (every image, the default), train, val or test")
+    p.add_argument("--regions", type=int, default=0, metavar="N",
+                   help="sum the attributions of N images per face region and compare groups (0: none)")
+    p.add_argument("--landmarks-template", default=None, metavar="FILE.json",
+                   help='five landmarks for every image, {"frame": [W, H], "points": [[x, y] x 5]}, for --regions')
     p.add_argument("--out", required=True, help="the audit folder (made; report.html is written inside)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for intervals")
     p.add_argument("--explain", type=int, default=6, metavar="N", help="images drawn with IG and Grad-CAM (0: none)")
@@ -288,7 +292,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     report = audit(args.out, args.dataset, args.root, args.target, args.protected, args.model, args.model_factory,
                    args.weights, args.input_size, args.normalize, args.output, args.positive, args.split,
                    {"manifest": args.manifest} if args.manifest else None, args.batch_size, args.bootstrap,
-                   args.explain, args.ig_steps, not args.no_progress, args.title)
+                   args.explain, args.ig_steps, not args.no_progress, args.title, args.regions,
+                   args.landmarks_template)
     print(report.format_table())
     print(f"wrote {Path(args.out) / 'report.html'} (metrics.json, predictions.csv, audit.json, explain/)")
     return 0

@@ -64,6 +64,7 @@ class RunDoc:
     metrics: dict[str, Any]
     robustness: dict[str, Any] | None = None
     explanations: list[tuple[dict[str, Any], bytes]] = field(default_factory=list)
+    regions: tuple[dict[str, Any], bytes] | None = None  # facefair regions: shares per face region and group
     setting: str = ""  # the label of the setting (seeds) this run belongs to
     source: Path | None = None  # the metrics file read (metrics.json, or a ``::FILE`` evaluation)
 
@@ -85,6 +86,11 @@ def load_run_doc(label: str, path: Path, setting: str = "", metrics_file: str = 
     doc = RunDoc(label, path, _read_json(config), load_metrics(source), setting=setting or label, source=source)
     if (path / "robustness.json").is_file():
         doc.robustness = _read_json(path / "robustness.json")
+    if (path / "regions" / "regions.json").is_file():
+        meta = _read_json(path / "regions" / "regions.json")
+        png = path / "regions" / str(meta.get("png", ""))
+        if png.is_file() and png.parent == path / "regions":
+            doc.regions = (meta, png.read_bytes())
     for j in sorted((path / "explain").glob("*.json")):
         meta = _read_json(j)
         png = j.parent / str(meta.get("png", ""))
@@ -374,6 +380,19 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "", base: str |
                         f"{k}: " + ", ".join(f"{v:.2f}" for v in vs) for k, vs in scores.items())
                 body += f"<figure>{img(data, cap)}<figcaption>{esc(cap)}</figcaption></figure>"
         section("explanations", "Where the models look", body)
+    reg = [r for r in runs if r.regions]
+    if reg:
+        body = ('<p class="note">Each image\'s |attribution| summed per face region (regions from five landmarks), '
+                "as a share of the image's total; the mean share per group and class with its 95% bootstrap "
+                "interval over images, and each group minus the first (* where that interval excludes 0).</p>")
+        for r in reg:
+            assert r.regions is not None
+            meta, data = r.regions
+            body += (f"<h3>{esc(r.label)}</h3><p>{esc(meta.get('summary', ''))}</p>"
+                     f"<p class=\"note\">{esc(meta.get('n_images'))} images, {esc(meta.get('method'))}; landmarks: "
+                     f"{esc(meta.get('landmarks'))}</p>" + img(data, f"region shares {r.label}")
+                     + region_table(meta))
+        section("regions", "Where in the face, per group", body)
     nav = " · ".join(f'<a href="#{a}">{esc(h)}</a>' for a, h in toc)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     intro = f'<p class="note">{esc(note)}</p>' if note else ""
@@ -382,6 +401,31 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "", base: str |
             f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1>{intro}"
             f'<p class="note">{len(runs)} run(s) in {len(settings)} setting(s); written {stamp} by facefair.</p>'
             f"<nav>{nav}</nav>" + "".join(sections) + "</body></html>\n")
+
+
+def _share(v: float, low: float, high: float, sign: str = "") -> str:
+    """A share in percent with its interval, where it has one."""
+    text = f"{100 * v:{sign}.1f}"
+    return text if math.isnan(low) else text + f" [{100 * low:{sign}.1f}, {100 * high:{sign}.1f}]"
+
+
+def region_table(doc: dict[str, Any]) -> str:
+    """The region shares as a table: one row per region, a column per (group, class), then the
+    differences from the reference group."""
+    cells = doc.get("cells", [])
+    cols = [(c["group"], c["class"]) for c in cells]
+    diffs = {(d["group"], d["class"], d["region"]): d for d in doc.get("differences", [])}
+    dcols = list(dict.fromkeys((d["group"], d["reference"], d["class"]) for d in doc.get("differences", [])))
+    head = "".join(f"<th>{esc(g)}, {esc(c)}</th>" for g, c in cols) + "".join(
+        f"<th>{esc(g)} - {esc(ref)}, {esc(c)}</th>" for g, ref, c in dcols)
+    rows = ""
+    for region in doc.get("regions", []):
+        row = "".join(f"<td>{_share(*c['share'][region])}</td>" for c in cells)
+        for g, _ref, c in dcols:
+            d = diffs[(g, c, region)]
+            row += f"<td>{_share(d['diff'], d['low'], d['high'], '+')}" + ("*" if d["beyond_noise"] else "") + "</td>"
+        rows += f"<tr><td>{esc(region)}</td>{row}</tr>"
+    return f"<table><tr><th>region (%)</th>{head}</tr>{rows}</table>"
 
 
 def write_report(specs: list[str], out: str | Path, title: str = "facefair report", note: str = "",
