@@ -10,6 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from facefair import TrainConfig, train
@@ -58,11 +59,18 @@ def _cells(page: str) -> list[str]:
 def test_report_is_self_contained_and_complete(runs: Path) -> None:
     out = write_report([str(runs / "base-s0"), str(runs / "asac"), str(runs / "reweight")], runs / "r.html")
     page = out.read_text()
-    assert "<script" not in page.lower() and not re.search(r"""(src|href)=["']?(https?:|//)""", page)
-    for anchor in ("answer", "runs", "metrics", "asac-table", "groups", "tradeoff", "robustness", "explanations"):
+    # self-contained: its only scripts are the what-if panel's data and code, inline
+    assert re.findall(r"<script[^>]*>", page) == ['<script type="application/json" id="whatif-data">', "<script>"]
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)
+    for anchor in ("glance", "whatif", "answer", "runs", "metrics", "asac-table", "groups", "robustness",
+                   "explanations"):
         assert f'id="{anchor}"' in page
-    # the answer leads; the FineFACE layouts appear only where a FineFACE run is; AUC is a column
-    assert page.index('id="answer"') < page.index('id="runs"')
+    # the picture and the scoreboard lead, then the what-if panel, the answer in words; the FineFACE
+    # layouts appear only where a FineFACE run is; AUC is a column
+    assert page.index('id="glance"') < page.index('id="whatif"') < page.index('id="answer"') < page.index('id="runs"')
+    glance = page[page.index('id="glance"'):page.index('id="whatif"')]
+    assert glance.index("data:image/png") < glance.index('class="scoreboard"')
+    assert "asac" in glance and "reweight" in glance and "base-s0 (base)" in glance
     assert 'id="fineface-tables"' not in page and "SPEC.md" not in page and "auc ↑" in page
     answer = page[page.index('id="answer"'):page.index('id="runs"')]
     assert "asac against base-s0: accuracy" in answer and "reweight against base-s0" in answer
@@ -112,7 +120,8 @@ def test_names_from_data_are_escaped(runs: Path, tmp_path: Path) -> None:
     cfg["target"] = HOSTILE
     (run / "config.json").write_text(json.dumps(cfg))
     page = write_report([str(run)], tmp_path / "h.html", title=HOSTILE).read_text()
-    assert HOSTILE not in page and "<script" not in page.lower() and "<img src=x" not in page
+    assert HOSTILE not in page and "<img src=x" not in page
+    assert len(re.findall(r"<script", page)) == 2  # the what-if panel's own two, nothing from the data
     escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;&amp;"
     assert page.count(escaped) >= 4  # title, heading, group column, config
 
@@ -160,8 +169,9 @@ def test_report_renders_in_headless_chromium(runs: Path, capsys: pytest.CaptureF
             page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
             page.goto(out.resolve().as_uri(), wait_until="load")
             state = page.evaluate("""() => ({
-                tables: Array.from(document.querySelectorAll('table')).filter(t => t.offsetHeight > 0
-                        && t.querySelectorAll('tbody tr').length > 0).length,
+                tables: Array.from(document.querySelectorAll('table')).filter(t => t.querySelectorAll('tbody tr')
+                        .length > 0).map(t => t.closest('section').id),
+                folded: Array.from(document.querySelectorAll('#answer details')).map(d => d.open),
                 images: Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.offsetWidth]),
                 title: document.title, h2: Array.from(document.querySelectorAll('h2')).map(h => h.textContent)})""")
             page.screenshot(path=str(shot), full_page=True)
@@ -169,7 +179,10 @@ def test_report_renders_in_headless_chromium(runs: Path, capsys: pytest.CaptureF
             b.close()
     assert problems == []
     assert state["title"] == "browser check"
-    assert state["tables"] == 5  # two comparisons' per-group changes, runs, metrics, ASAC Table 1
+    # the scoreboard, the what-if panel's two (filled by its script), two comparisons' per-group
+    # changes (folded), runs, metrics, ASAC Table 1
+    assert state["tables"] == ["glance", "whatif", "whatif", "answer", "answer", "runs", "metrics", "asac-table"]
+    assert state["folded"] == [False, False]
     assert len(state["images"]) == 4 and all(c and w > 100 and shown > 100 for c, w, shown in state["images"])
     assert "ASAC robustness curves" in state["h2"] and "Where the models look" in state["h2"]
     assert shot.stat().st_size > 20_000
@@ -190,3 +203,59 @@ def test_a_setting_spanning_targets_is_split_by_task(runs: Path) -> None:
     assert set(blocks) == {("synthetic", "smile", "group"), ("synthetic", "hair", "group")}
     assert [[r.path.name for r in s] for s in blocks[("synthetic", "hair", "group")]] == [["other-target"]]
     assert [[r.path.name for r in s] for s in blocks[("synthetic", "smile", "group")]] == [["reweight"], ["base-s0"]]
+
+
+def test_whatif_sliders_recompute_what_the_metrics_module_computes(runs: Path) -> None:
+    """Move each group's threshold in headless Chromium: the page's numbers equal
+    facefair.metrics on the same scores cut at those thresholds; the shared box moves all."""
+    browser = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from facefair.metrics import fairness_report, read_predictions
+
+    out = write_report([str(runs / "base-s0"), str(runs / "asac")], runs / "whatif.html")
+    p = read_predictions(runs / "asac" / "predictions.csv")
+    groups = np.asarray(p.group)
+    names = sorted(set(groups.tolist()))
+    artifacts = Path(os.environ.get("FACEFAIR_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=browser, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = b.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(out.resolve().as_uri(), wait_until="load")
+            read = """() => Object.fromEntries(Array.from(document.querySelectorAll('#whatif-out [data-m]'))
+                      .map(td => [td.dataset.m, td.textContent]))"""
+            at_half = page.evaluate(read)
+            page.select_option("#whatif-run", "1")  # asac
+            cuts = {names[0]: 0.3, names[1]: 0.8}
+            for k, name in enumerate(names):
+                page.evaluate(f"""() => {{ const el = document.querySelector('#whatif-sliders input[data-group="{k}"]');
+                                  el.value = '{cuts[name]}'; el.dispatchEvent(new Event('input')); }}""")
+            moved = page.evaluate(read)
+            page.locator("#whatif").screenshot(path=str(artifacts / "whatif-panel.png"))
+            page.check("#whatif-shared")
+            page.evaluate("""() => { const el = document.querySelector('#whatif-sliders input[data-group="0"]');
+                             el.value = '0.65'; el.dispatchEvent(new Event('input')); }""")
+            shared = page.evaluate(read)
+            values = page.evaluate("() => Array.from(document.querySelectorAll('#whatif-sliders input')).map(e => e.value)")
+        finally:
+            b.close()
+    assert errors == []
+
+    def expected(thresholds: np.ndarray) -> dict[str, str]:
+        pred = (p.score >= thresholds).astype(int)
+        rep = fairness_report(p.y, pred, groups)
+        want = {k: f"{rep.overall[k]:.4f}" for k in ("accuracy", "equalized_odds_mean", "equal_opportunity_diff",
+                                                       "equalized_odds_sum", "demographic_parity_diff")}
+        for k, name in enumerate(names):
+            row = next(r for r in rep.groups if r["group"] == name)
+            for m in ("accuracy", "tpr", "fpr", "selection_rate"):
+                want[f"{m}-{k}"] = f"{row[m]:.4f}"
+        return want
+
+    base = read_predictions(runs / "base-s0" / "predictions.csv")
+    assert at_half["accuracy"] == f"{np.mean((base.score >= 0.5) == base.y):.4f}"
+    assert moved == expected(np.where(groups == names[0], 0.3, 0.8))
+    assert values == ["0.65", "0.65"] and shared == expected(np.full(len(groups), 0.65))

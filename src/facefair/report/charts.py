@@ -114,29 +114,35 @@ def tradeoff_scatter(points: Sequence[tuple[str, dict[str, float]]],
     ``points``: (label, metrics) pairs, where ``metrics[f"{name}_ci"]`` may hold an interval
     drawn as whiskers; ``gaps``: (metric name, axis label) pairs. The axes do not zoom into
     the points: the gap axis starts at 0 and each axis spans at least ``MIN_SPAN``, so a
-    difference far inside the intervals does not look decisive.
+    difference far inside the intervals does not look decisive. Settings are told apart by
+    colour and marker in a legend under the panels, never by text beside the points (labels
+    of nearby points overlapped).
     """
     plt = _plt()
-    fig, axes = plt.subplots(1, len(gaps), figsize=(4.6 * len(gaps), 3.8), squeeze=False)
+    colours = plt.get_cmap("tab10" if len(points) <= 10 else "tab20").colors
+    markers = "osD^vP*X<>h"
+    legend_rows = -(-(len(points) + 1) // 4)
+    fig, axes = plt.subplots(1, len(gaps), figsize=(4.6 * len(gaps), 3.8 + 0.3 * legend_rows), squeeze=False)
+    handles: dict[str, Any] = {}
     for ax, (key, name) in zip(axes[0], gaps):
         pts = [(float(m.get(key, math.nan) if m.get(key) is not None else math.nan),
                 float(m.get("accuracy", math.nan))) for _, m in points]
         front = pareto_front(pts)
         xs_seen, ys_seen = [0.0], []
-        for (label, m), (g, a), f in zip(points, pts, front):
+        for i, ((label, m), (g, a), f) in enumerate(zip(points, pts, front)):
             if math.isnan(g) or math.isnan(a):
                 continue
             xci, yci = _interval(m.get(f"{key}_ci"), g), _interval(m.get("accuracy_ci"), a)
-            ax.errorbar([g], [a], xerr=[[g - xci[0]], [xci[1] - g]], yerr=[[a - yci[0]], [yci[1] - a]],
-                        fmt="o" if f else "x", ms=7 if f else 5, capsize=2, elinewidth=0.8, zorder=3)
-            ax.annotate(label, (g, a), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            h = ax.errorbar([g], [a], xerr=[[g - xci[0]], [xci[1] - g]], yerr=[[a - yci[0]], [yci[1] - a]],
+                            fmt=markers[i % len(markers)], color=colours[i % len(colours)], ms=7 if f else 5,
+                            mfc=colours[i % len(colours)] if f else "none", capsize=2, elinewidth=0.8, zorder=3)
+            handles.setdefault(label, h)
             xs_seen += list(xci)
             ys_seen += list(yci)
         fp = sorted((p for p, f in zip(pts, front) if f))
         if fp:
-            ax.step([p[0] for p in fp], [p[1] for p in fp], where="post", color="gray", ls="--",
-                    lw=1, label="Pareto front")
-            ax.legend(fontsize=7, loc="lower right")
+            (line,) = ax.step([p[0] for p in fp], [p[1] for p in fp], where="post", color="gray", ls="--", lw=1)
+            handles.setdefault("Pareto front (filled markers)", line)
         if ys_seen:
             ax.set_xlim(0.0, max(MIN_SPAN, 1.15 * max(xs_seen)))
             lo, hi = min(ys_seen), max(ys_seen)
@@ -147,5 +153,9 @@ def tradeoff_scatter(points: Sequence[tuple[str, dict[str, float]]],
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    ncol = min(4, max(1, len(handles)))
+    rows = -(-len(handles) // ncol)
+    fig.tight_layout(rect=(0, min(0.5, 0.3 * rows / (3.8 + 0.3 * legend_rows) + 0.03), 1, 1))
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=ncol, fontsize=7, frameon=False)
     return png_bytes(fig)

@@ -35,6 +35,7 @@ from ..runfolder import RunFolder
 from .charts import group_bars, png_bytes, tradeoff_scatter
 from .paper_tables import Table, asac_tables, attribute_tables, data_cell, group_table_data
 from .tables import fmt_value, load_metrics, metrics_path
+from .whatif import whatif_html, whatif_run
 
 #: the name each metric has in the papers (SPEC's table)
 PAPER_NAMES = {
@@ -256,37 +257,107 @@ def _signed(v: Any, digits: int = 3) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.{digits}f}"
 
 
-def answer_html(settings: list[list[RunDoc]], base: str | None = None) -> str:
-    """The report's first section: per task, each setting against the base setting (the first
-    of the task unless ``base`` names one), in words first, then the per-group changes."""
+def _comparisons(settings: list[list[RunDoc]], base: str | None) -> list[tuple[tuple[str, str, str], str, list[Any]]]:
+    """Per task block: (task, base label, [(label, SettingComparison)]) for every setting
+    against the base (the first of the block unless ``base`` names one)."""
     from .comparisons import compare_setting
 
-    out = ""
-    for (ds, target, prot), ss in _blocks(settings).items():
+    out = []
+    for key, ss in _blocks(settings).items():
         if len(ss) < 2:
             continue
         labels = [_setting_label(s) for s in ss]
         b = labels.index(base) if base in labels else 0
-        out += f"<h3>{esc(ds)}: {esc(target)}, protected {esc(prot)}; base: {esc(labels[b])}</h3>"
-        for i, s in enumerate(ss):
-            if i == b:
-                continue
-            sc = compare_setting([r.source or r.path for r in ss[b]], [r.source or r.path for r in s], labels[i],
-                                 labels[b])
+        found = [(labels[i], compare_setting([r.source or r.path for r in ss[b]], [r.source or r.path for r in s],
+                                             labels[i], labels[b])) for i, s in enumerate(ss) if i != b]
+        out.append((key, labels[b], found))
+    return out
+
+
+def answer_html(comparisons: list[tuple[tuple[str, str, str], str, list[Any]]]) -> str:
+    """Per task, each setting against the base in words, then the per-group changes; each
+    setting folded (its first sentence is the summary line)."""
+    out = ""
+    for (ds, target, prot), base_label, found in comparisons:
+        out += f"<h3>{esc(ds)}: {esc(target)}, protected {esc(prot)}; base: {esc(base_label)}</h3>"
+        for label, sc in found:
             cls = ALARM if sc.comparison.collapse else ""
             first, *rest = sc.lines()
-            out += f"<p{cls}>{esc(first)}</p><ul>" + "".join(
+            body = "<ul>" + "".join(
                 f"<li{ALARM if line.startswith(('COLLAPSED', 'WORSE')) else ''}>{esc(line)}</li>" for line in rest) + "</ul>"
             t = Table(["group", "Δ TPR", "Δ FPR", "Δ accuracy", "Δ AUC"])
             for g in sc.comparison.groups:
                 t.rows.append([g["group"], *[_signed(g.get(f"{k}_change")) for k in ("tpr", "fpr", "accuracy", "auc")]])
-            out += table_html(t)
+            out += f"<details><summary{cls}>{esc(first)}</summary>{body}{table_html(t)}</details>"
     if not out:
         return ""
-    return ('<p class="note">Each setting against the base: the paired difference of each metric with its 95% '
-            "interval (per seed when both sides have the same seeds; a paired bootstrap on the same test images for "
-            "two single runs), whether it is beyond noise, and how each gap closed: by improving the worse group "
-            "(levelling up) or by making the better one worse (levelling down). Δ = setting - base.</p>" + out)
+    return ('<p class="note">Each setting against the base (open one for its per-group changes): the paired '
+            "difference of each metric with its 95% interval (per seed when both sides have the same seeds; a "
+            "paired bootstrap on the same test images for two single runs), whether it is beyond noise, and how "
+            "each gap closed: by improving the worse group (levelling up) or by making the better one worse "
+            "(levelling down). Δ = setting - base.</p>" + out)
+
+
+#: a levelling verdict (analysis.comparison) in a word, for the scoreboard
+def verdict_word(verdict: str) -> str:
+    """'closed by improving the worse group (levelling up)' -> 'up', and so on."""
+    for key, word in (("partly levelling down", "both (partly down)"), ("levelling up", "up"),
+                      ("levelling down", "down"), ("raising the lower group and lowering", "both"),
+                      ("raising the lower", "up"), ("lowering the higher", "down"), ("widened", "widened"),
+                      ("unchanged", "unchanged"), ("undefined", "n/a")):
+        if key in verdict:
+            return word
+    return "closed"
+
+
+SCORE_GAPS = (("equalized_odds_mean", "DEO"), ("equal_opportunity_diff", "DEOp"), ("demographic_parity_diff", "DDP"))
+
+
+def _diff_cell(d: Any) -> str:
+    if d is None or math.isnan(d.mean):
+        return "n/a"
+    mark = "?" if math.isnan(d.low) else "" if d.beyond_noise else " ~"
+    tip = "no interval" if math.isnan(d.low) else f"95% interval [{d.low:+.4f}, {d.high:+.4f}]"
+    return f'<span title="{esc(tip)}">{d.mean:+.4f}{mark}</span>'
+
+
+def scoreboard_html(settings: list[list[RunDoc]],
+                    comparisons: list[tuple[tuple[str, str, str], str, list[Any]]]) -> str:
+    """One row per setting: its accuracy and gaps, and against the base the change of each
+    with its noise mark, how the TPR and FPR gaps moved in a word, and a flag."""
+    out = ""
+    by_task = {key: (base_label, found) for key, base_label, found in comparisons}
+    for key, ss in _blocks(settings).items():
+        ds, target, prot = key
+        base_label, found = by_task.get(key, (None, []))
+        sc_of = dict(found)
+        head = ["setting", "seeds", "accuracy", *[n for _, n in SCORE_GAPS]]
+        if found:
+            head += ["Δ accuracy", *[f"Δ {n}" for _, n in SCORE_GAPS], "TPR gap", "FPR gap", "flag"]
+        rows = ""
+        for s in ss:
+            label = _setting_label(s)
+            p = _point(s)
+            cells = [esc(label) + (" (base)" if label == base_label else ""), str(len(s)), fmt_value(p["accuracy"]),
+                     *[fmt_value(p[k]) for k, _ in SCORE_GAPS]]
+            sc = sc_of.get(label)
+            if found and sc is None:
+                cells += [""] * (len(head) - len(cells))
+            elif sc is not None:
+                d = sc.differences
+                flag = []
+                if sc.comparison.collapse:
+                    flag.append("COLLAPSED")
+                if any(line.startswith("WORSE") for line in sc.lines()):
+                    flag.append("worse than base")
+                words = {g.rate: verdict_word(g.verdict) for g in sc.comparison.gaps}
+                cells += [_diff_cell(d.get("accuracy")), *[_diff_cell(d.get(k)) for k, _ in SCORE_GAPS],
+                          words.get("tpr", "n/a"), words.get("fpr", "n/a"),
+                          f"<b{ALARM}>{esc(', '.join(flag))}</b>" if flag else ""]
+            rows += "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+        out += (f"<h3>{esc(ds)}: {esc(target)}, protected {esc(prot)}</h3><table class=\"scoreboard\"><thead><tr>"
+                + "".join(f"<th>{esc(h)}</th>" for h in head) + f"</tr></thead><tbody>{rows}</tbody></table>")
+    return out
 
 
 ALARM = ' style="color:#a00;font-weight:bold"'
@@ -306,7 +377,26 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "", base: str |
         toc.append((anchor, heading))
         sections.append(f'<section id="{anchor}"><h2>{esc(heading)}</h2>{body}</section>')
 
-    answer = answer_html(settings, base)
+    comparisons = _comparisons(settings, base)
+    blocks = _blocks(settings)
+    scatter = ""
+    for (ds, target, prot), ss in blocks.items():
+        pts = [(_setting_label(s), _point(s)) for s in ss]
+        scatter += img(tradeoff_scatter(pts, TRADEOFF_GAPS, f"{ds}: {target}, protected {prot}"),
+                       f"accuracy against fairness, {ds} {target}")
+    section("glance", "At a glance",
+            scatter + '<p class="note">Accuracy against each gap, one marker per setting (mean over its seeds); '
+            "whiskers: the 95% bootstrap interval of a single run, or the range over seeds; filled markers on the "
+            "dashed line form the Pareto front. Axes start at a 0 gap and span at least 10 points, so points closer "
+            "than their whiskers are not told apart. The table: each setting's accuracy and gaps (lower is "
+            "fairer) and, against the base, each change (~: within noise, its 95% interval holds 0; ?: no "
+            "interval; hover for the interval), how the TPR and FPR gaps moved (up: the worse group improved; "
+            "down: the better group got worse) and a flag.</p>" + '<div class="wide">'
+            + scoreboard_html(settings, comparisons) + "</div>")
+    whatif = whatif_html([whatif_run(_setting_label(s), s[0].source or s[0].path, s[0].config) for s in settings])
+    if whatif:
+        section("whatif", "What if the thresholds moved", whatif)
+    answer = answer_html(comparisons)
     if answer:
         section("answer", "What changed against the base", answer)
     methods = {str(r.config.get("method", "")) for r in runs}
@@ -325,7 +415,6 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "", base: str |
         section("asac-table", "ASAC Table 1 layout",
                 '<p class="note">Fractions, as the ASAC paper prints them: DEO = mean of the TPR and FPR gaps, '
                 "DEOp = TPR gap, DDP = selection-rate gap, ACC = accuracy (mean over seeds).</p>" + paper)
-    blocks = _blocks(settings)
     if methods & set(FINEFACE_METHODS):
         ff = ""
         for (ds, target, prot), ss in blocks.items():
@@ -345,16 +434,6 @@ def render(settings: list[list[RunDoc]], title: str, note: str = "", base: str |
     section("groups", "Accuracy and TPR per group",
             '<p class="note">Whiskers: the 95% bootstrap interval of each group for a single run; the '
             "range over seeds (min to max) for a setting of several seeds, whose bar is their mean.</p>" + charts)
-    scatter = ""
-    for (ds, target, prot), ss in blocks.items():
-        pts = [(_setting_label(s), _point(s)) for s in ss]
-        scatter += img(tradeoff_scatter(pts, TRADEOFF_GAPS, f"{ds}: {target}, protected {prot}"),
-                       f"accuracy against fairness, {ds} {target}")
-    section("tradeoff", "Accuracy against fairness",
-            '<p class="note">Each point is a setting (mean over its seeds); whiskers: the 95% bootstrap interval of '
-            "a single run, or the range (min to max) over seeds. Circles on the dashed line form the Pareto front: "
-            "no other run is both fairer and more accurate. Axes start at a 0 gap and span at least 10 points, so "
-            "points closer than their whiskers are not told apart.</p>" + scatter)
     rob = [r for r in runs if r.robustness]
     if rob:
         from ..analysis.robustness import robustness_figure
