@@ -177,3 +177,18 @@ def test_exported_and_onnx_models_audit_to_the_same_decisions(outside: dict[str,
     regions = json.loads((tmp_path / kind / "regions" / "regions.json").read_text())
     assert regions["method"] == ("ig" if kind == "export" else "ablation") and regions["n_images"] == 24
     assert "Where in the face, per group" in page and html.escape(regions["summary"]) in page
+    # the model card: Hugging Face layout, its metadata the measured metrics, a row per group
+    import yaml
+
+    card = (tmp_path / kind / "MODEL_CARD.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    listed = {x["type"]: x["value"] for x in meta["model-index"][0]["results"][0]["metrics"]}
+    assert listed["accuracy"] == pytest.approx(mine["accuracy"], abs=1e-6) and len(listed) >= 8
+    assert meta["model-index"][0]["results"][0]["dataset"]["name"] == "manifest"
+    groups = json.loads((tmp_path / kind / "metrics.json").read_text())["groups"]
+    for g in groups:
+        assert f"| {g['group']} | {g['n']} | {g['accuracy']:.4f}" in card
+    for heading in ("## Intended use", "## Evaluation data", "## Results per group", "## Bias",
+                    "## Risks and limitations", "### Not measured by this audit"):
+        assert heading in card
+    assert regions["summary"] in card

@@ -181,7 +181,8 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
           n_boot: int = 1000, explain: int = 6, ig_steps: int = 32, progress: bool = False,
           title: str | None = None, regions: int = 0, landmarks_template: str | Path | None = None) -> FairnessReport:
     """Audit a foreign model on a dataset: predictions, metrics with intervals, per-group
-    tables, Integrated Gradients and Grad-CAM pictures and the HTML report, all in ``out``.
+    tables, explanation pictures, region shares (``regions``), the HTML report and
+    ``MODEL_CARD.md``, all in ``out``.
 
     Parameters
     ----------
@@ -234,6 +235,7 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
     from .data.registry import load_dataset
     from .explain.run import explain_models, pick_images
     from .report.html import write_report
+    from .report.model_card import write_model_card
 
     folder = RunFolder(out)
     mean, std = parse_normalisation(normalize)
@@ -282,4 +284,5 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
                      note=f"A model trained outside facefair ({info['kind']} {info.get('file', factory)}), on "
                           f"{len(idx)} {dataset} images (split {split}), {input_size} px, normalisation {normalize}. "
                           + EXPLAINED[info["kind"]])
+        write_model_card(folder.path)
     return report

@@ -295,5 +295,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
                    args.explain, args.ig_steps, not args.no_progress, args.title, args.regions,
                    args.landmarks_template)
     print(report.format_table())
-    print(f"wrote {Path(args.out) / 'report.html'} (metrics.json, predictions.csv, audit.json, explain/)")
+    print(f"wrote {Path(args.out) / 'report.html'} and MODEL_CARD.md (metrics.json, predictions.csv, audit.json, "
+          "explain/" + (", regions/" if args.regions else "") + ")")
     return 0
