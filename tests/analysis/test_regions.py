@@ -114,3 +114,29 @@ def test_a_landmarks_file_whose_rows_do_not_match_the_images(tmp_path: Path) -> 
     path.write_text(path.read_text() + "000004.jpg 1 2 3\n")
     with pytest.raises(DataError, match=r"line 5: a row is an image name and 10 coordinates, found 4 fields"):
         read_celeba_landmarks(path, np.array(["000001.jpg"]))
+
+
+def test_a_manifests_landmark_columns_are_landmarks_not_labels(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from facefair.analysis.regions import landmarks_for
+    from facefair.data.manifest import load_manifest
+    from facefair.face_regions import LANDMARK_COLUMNS
+
+    rows = []
+    for k, (w, h) in enumerate([(40, 60), (64, 64), (60, 40), (50, 50)]):
+        Image.new("RGB", (w, h), (128, 100, 90)).save(tmp_path / f"f{k}.png")
+        pts = [w * 0.35, h * 0.45, w * 0.65, h * 0.45, w * 0.5, h * 0.6, w * 0.38, h * 0.72, w * 0.62, h * 0.72]
+        rows.append([f"f{k}.png", "yes" if k % 2 else "no", "a" if k < 2 else "b", *[f"{v:g}" for v in pts]])
+    text = ",".join(["image", "smiling", "tone", *LANDMARK_COLUMNS]) + "\n"
+    (tmp_path / "m.csv").write_text(text + "".join(",".join(r) + "\n" for r in rows))
+    data = load_manifest(tmp_path / "m.csv")
+    assert data.attributes == ["smiling", "tone"]  # the coordinates are not labels
+    lm = landmarks_for(data, np.array([0, 2]))
+    assert lm.frame is None and lm.sizes.tolist() == [[40, 60], [60, 40]]
+    # image 0 (40x60): the centre 40x40 square starts at y = 10; its nose (20, 36) -> (16, 20.8) at 32 px
+    assert lm.in_input(32)[0, 2] == pytest.approx([16.0, (36 - 10) * 32 / 40])
+    assert lm.in_input(32)[1, 2] == pytest.approx([(30 - 10) * 32 / 40, 24 * 32 / 40])
+    (tmp_path / "bad.csv").write_text(text + "f0.png,no,a," + ",".join(["x"] * 10) + "\n")
+    with pytest.raises(DataError, match=r"bad.csv, line 2: landmark columns must hold numbers"):
+        load_manifest(tmp_path / "bad.csv")

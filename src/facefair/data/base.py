@@ -39,6 +39,9 @@ class FaceData:
     notes: list[str] = field(default_factory=list)
     #: files the reader could not use, each {"file", "why"}: listed in every evaluation's metrics
     skipped: list[dict[str, str]] = field(default_factory=list)
+    #: five landmarks per image where the dataset gives them (a manifest's landmark columns):
+    #: a :class:`facefair.face_regions.Landmarks`
+    landmarks: Any = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)

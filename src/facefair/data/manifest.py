@@ -3,7 +3,9 @@
 Lets a user bring LFW, UTKFace crops in their own layout, or private data. Paths are relative
 to the manifest's folder (or ``root``), and may not leave it unless ``allow_outside_root``.
 An optional ``split`` column holds train/val/test (or 0/1/2); without it a seeded
-80/10/10 split is drawn. Every other column is a label attribute.
+80/10/10 split is drawn. CelebA's ten landmark columns (``lefteye_x`` ... ``rightmouth_y``, in
+each image's own pixels), where all are present, are five landmarks per image for region
+attribution (:mod:`facefair.face_regions`), not labels. Every other column is a label attribute.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ..csvfile import read_csv
 from ..errors import DataError, unknown_name
+from ..face_regions import LANDMARK_COLUMNS, Landmarks
 from .base import SPLITS, FaceData, encode_column, random_split
 from .images import FolderStore
 
@@ -36,12 +40,15 @@ def load_manifest(manifest: str | Path, root: str | Path | None = None, image_co
                             f"pass image_col (header: {','.join(header)})", path, 1)
     elif image_col not in header:
         raise unknown_name("column", image_col, header, where=f"{path}, line 1")
-    label_cols = [c for c in header if c not in (image_col, split_col)]
+    has_landmarks = all(c in header for c in LANDMARK_COLUMNS)
+    label_cols = [c for c in header if c not in (image_col, split_col)
+                  and not (has_landmarks and c in LANDMARK_COLUMNS)]
     if not label_cols:
         raise DataError("no label columns besides the image column", path, 1)
     ids, splits = [], []
     cols: dict[str, list[str]] = {c: [] for c in label_cols}
     seen: dict[str, int] = {}
+    points: list[list[float]] = []
     for ln, cells in table:
         rec = dict(zip(header, cells))
         rel = rec[image_col].replace("\\", "/")
@@ -57,6 +64,12 @@ def load_manifest(manifest: str | Path, root: str | Path | None = None, image_co
             if rec[c] == "":
                 raise DataError(f"empty label in column '{c}'", path, ln)
             cols[c].append(rec[c])
+        if has_landmarks:
+            try:
+                points.append([float(rec[c]) for c in LANDMARK_COLUMNS])
+            except ValueError:
+                raise DataError("landmark columns must hold numbers (pixels of the image): "
+                                + ", ".join(f"{c}={rec[c]!r}" for c in LANDMARK_COLUMNS[:2]), path, ln) from None
         if rel in seen:
             raise DataError(f"duplicate image {rel!r} (first on line {seen[rel]})", path, ln)
         seen[rel] = ln
@@ -73,5 +86,13 @@ def load_manifest(manifest: str | Path, root: str | Path | None = None, image_co
     for c in label_cols:
         labels[c], classes[c] = encode_column(cols[c])
     split = (np.asarray(splits, dtype=np.int64) if splits else random_split(len(ids), split_seed))
-    return FaceData(f"manifest:{path.name}", str(base), np.asarray(ids), labels, classes, split,
+    data = FaceData(f"manifest:{path.name}", str(base), np.asarray(ids), labels, classes, split,
                     store=FolderStore(base))
+    if has_landmarks:
+        sizes = []
+        for rel in ids:
+            with Image.open(base / rel) as im:  # the header only: each image's own frame
+                sizes.append(im.size)
+        data.landmarks = Landmarks(np.asarray(points).reshape(-1, 5, 2), None, f"{path} (landmark columns)",
+                                   np.asarray(sizes))
+    return data
