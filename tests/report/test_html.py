@@ -259,3 +259,17 @@ def test_whatif_sliders_recompute_what_the_metrics_module_computes(runs: Path) -
     assert at_half["accuracy"] == f"{np.mean((base.score >= 0.5) == base.y):.4f}"
     assert moved == expected(np.where(groups == names[0], 0.3, 0.8))
     assert values == ["0.65", "0.65"] and shared == expected(np.full(len(groups), 0.65))
+
+
+def test_whatif_marks_a_postprocessing_runs_fitted_thresholds(runs: Path) -> None:
+    from facefair.report.whatif import whatif_run
+
+    cfg = {"method": "postprocess", "method_options": {"groups": ["A", "B"], "thresholds": [[0.42, 0.61], [0.3, 2.0]],
+                                                       "weights": [[0.25, 0.75], [0.6, 0.4]]}}
+    doc = whatif_run("pp", runs / "base-s0" / "metrics.json", cfg)
+    assert doc is not None and doc["postprocess"] and doc["groups"] == ["A", "B"]
+    # each group's thresholds are marked (the never-positive 2.0 is not a place on a slider) and
+    # its slider starts at the threshold of largest weight
+    assert doc["marks"] == {"A": [0.42, 0.61], "B": [0.3]} and doc["start"] == {"A": 0.61, "B": 0.3}
+    plain = whatif_run("base", runs / "base-s0", {"method": "erm"})
+    assert plain is not None and plain["marks"] == {"A": [0.5], "B": [0.5]} and len(plain["s"]) == len(plain["y"])
