@@ -41,6 +41,10 @@ def test_demo_quick_runs_the_whole_mission(demo: tuple[Path, str]) -> None:
     page = report.read_text()
     assert page.count("data:image/png;base64,") >= 6 and 'id="explanations"' in page
     assert all(f"<td>{name}</td>" in page for name, *_ in STEPS)
+    # it opens with the picture and the scoreboard (a row per setting), the paragraphs after
+    glance = page[page.index('id="glance"'):page.index('id="whatif"')]
+    assert page.index('id="glance"') < page.index('id="answer"') and glance.index("<img") < glance.index("<table")
+    assert glance.count("<tr>") == 1 + len(STEPS) and "<td>base (base)</td>" in glance
     # the bias the data plants shows in the base model
     base = json.loads((out / "base" / "metrics.json").read_text())["metrics"]
     assert base["equalized_odds_mean"] > 0.1
