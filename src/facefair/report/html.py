@@ -249,7 +249,8 @@ tbody tr:nth-child(even){background:#f7f7fb}table.text td,table.text th{text-ali
 .wide{overflow-x:auto}img{max-width:100%;border:1px solid #ddd;margin:.4em 0}
 pre{background:#f6f6f8;padding:.6em;overflow-x:auto;font-size:.8em}
 .note{color:#555;font-size:.9em}.ci{color:#667;font-size:.85em;font-weight:normal}
-table.metrics td,table.metrics th{white-space:normal;min-width:5em}figure{margin:1em 0}figcaption{font-size:.85em;color:#444}
+table.metrics td,table.metrics th{white-space:normal;min-width:5em}.whatif-g{display:inline-block;min-width:10em}
+.whatif-row input{width:16em;vertical-align:middle}figure{margin:1em 0}figcaption{font-size:.85em;color:#444}
 """
 
 

@@ -64,7 +64,7 @@ SCRIPT = r"""
     run.groups.forEach((g, k) => {
       const row = document.createElement('div'); row.className = 'whatif-row';
       const ticks = 'whatif-marks-' + k;
-      row.innerHTML = '<label>' + g.replace(/</g, '&lt;') + ' <input type="range" min="0" max="1" step="0.01" ' +
+      row.innerHTML = '<label><span class="whatif-g">' + g.replace(/</g, '&lt;') + '</span> <input type="range" min="0" max="1" step="0.01" ' +
         'data-group="' + k + '" list="' + ticks + '" value="' + run.start[g] + '"> <output>' +
         Number(run.start[g]).toFixed(2) + '</output></label><datalist id="' + ticks + '">' +
         run.marks[g].map(t => '<option value="' + t + '"></option>').join('') + '</datalist>' +
