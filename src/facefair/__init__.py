@@ -60,11 +60,14 @@ _LAZY = {
     "evaluate_on": "facefair.evaluation",
     "robustness": "facefair.analysis",
     "explain_run": "facefair.explain",
+    "regions_run": "facefair.analysis.regions",
     "write_report": "facefair.report.html",
     # comparing, choosing, auditing
     "compare": "facefair.analysis.comparison",
     "select": "facefair.selection",
     "audit": "facefair.auditing",
+    "load_model_file": "facefair.model_files",
+    "write_model_card": "facefair.report.model_card",
     # metrics (numpy only)
     "FairnessReport": "facefair.metrics",
     "fairness_report": "facefair.metrics",

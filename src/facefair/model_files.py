@@ -260,7 +260,16 @@ class OnnxModel(nn.Module):
 
 
 def load_model_file(path: str | Path, input_size: int) -> tuple[nn.Module, str]:
-    """The model in ``path`` (CPU, eval) and its format (see :func:`sniff`)."""
+    """The model in ``path`` (CPU, eval) and its format (see :func:`sniff`): TorchScript, a
+    checked ``torch.export`` program or ONNX (onnxruntime), never code hidden in the file.
+
+    Parameters
+    ----------
+    path
+        the model file; its format is read from its content.
+    input_size
+        the side the model takes (checked against a fixed input shape).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError("model file not found", path)

@@ -121,7 +121,15 @@ def model_card(audit: dict[str, Any], metrics: dict[str, Any], regions: dict[str
 
 def write_model_card(folder: str | Path, regions: bool = True) -> Path:
     """``MODEL_CARD.md`` in an audit folder, from its ``audit.json``, ``metrics.json`` and
-    ``regions/regions.json`` (when measured)."""
+    ``regions/regions.json`` (when measured); ``facefair audit`` writes it.
+
+    Parameters
+    ----------
+    folder
+        the audit folder (``facefair audit --out``).
+    regions
+        include the region sentence where ``regions/regions.json`` exists.
+    """
     from .. import __version__
 
     folder = Path(folder)
