@@ -20,6 +20,8 @@ SECTIONS = {
     "facefair.analysis": "Using a trained run", "facefair.explain": "Using a trained run",
     "facefair.report.html": "Using a trained run", "facefair.analysis.comparison": "Comparing, choosing, auditing",
     "facefair.selection": "Comparing, choosing, auditing", "facefair.auditing": "Comparing, choosing, auditing",
+    "facefair.analysis.regions": "Using a trained run", "facefair.model_files": "Comparing, choosing, auditing",
+    "facefair.report.model_card": "Comparing, choosing, auditing",
     "facefair.metrics": "Metrics (numpy only)", "facefair.experiments": "Experiments (the papers' tables)",
     "facefair.logs": "Messages and errors", "facefair.errors": "Messages and errors",
 }
