@@ -135,6 +135,13 @@ def test_graph_nodes_and_shape_expressions_are_checked(exported: Path, tmp_path:
                     {"models/model.json": program.replace("torch.ops.aten.conv2d.default", "torch.hub.load").encode()})
     with pytest.raises(DataError, match="refused: a graph node calls 'torch.hub.load', not a torch operator"):
         load_model_file(calls, 16)
+    doc = json.loads(program)  # a node hidden in a nested subgraph is found too
+    node = {**json.loads(json.dumps(doc["graph_module"]["graph"]["nodes"][0])), "target": "builtins.exec"}
+    doc["graph_module"]["graph"]["nodes"][0]["inputs"].append({"name": "x", "arg": {"as_graph": {"graph": {
+        "nodes": [node]}}}})
+    nested = rewrite(exported, tmp_path / "nested.pt2", {"models/model.json": json.dumps(doc).encode()})
+    with pytest.raises(DataError, match="a graph node calls 'builtins.exec'"):
+        load_model_file(nested, 16)
     custom = rewrite(exported, tmp_path / "custom.pt2", {"models/model.json": program.replace(
         "torch.ops.aten.relu.default", "torch.ops.acme_faces.sharpen.default").encode()})
     with pytest.raises(DataError, match="needs the custom operator acme_faces::sharpen, which is not registered"):

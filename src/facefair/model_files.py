@@ -130,8 +130,7 @@ def check_export_archive(path: Path) -> None:
 def _check_graph(program: dict[str, Any], path: Path) -> None:
     """Every node calls an ATen/prims operator, an arithmetic operator or a registered custom
     op; every shape expression is arithmetic over symbols."""
-    graph = program.get("graph_module", {}).get("graph", {})
-    for node in graph.get("nodes", []):
+    for node in _nodes(program):  # every graph's, nested subgraphs (cond, map) included
         target = str(node.get("target", ""))
         if target in _OPERATORS:
             continue
@@ -150,6 +149,21 @@ def _check_graph(program: dict[str, Any], path: Path) -> None:
         rest = _EXPR_TOKEN.sub("", expr)
         if rest.strip():
             raise _refuse(path, f"a shape expression {expr[:60]!r} is not arithmetic over symbols")
+
+
+def _nodes(doc: Any) -> list[dict[str, Any]]:
+    """Every graph node anywhere in a serialized program: a dict with a target and inputs."""
+    found: list[dict[str, Any]] = []
+    stack = [doc]
+    while stack:
+        d = stack.pop()
+        if isinstance(d, dict):
+            if isinstance(d.get("target"), str) and isinstance(d.get("inputs"), list):
+                found.append(d)
+            stack.extend(d.values())
+        elif isinstance(d, list):
+            stack.extend(d)
+    return found
 
 
 def _strings(doc: Any, key: str) -> list[str]:
