@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_text
+from ..runfolder import RunFolder
 
 #: the metrics the metadata lists, with their names on the card
 CARD_METRICS = (("accuracy", "Accuracy"), ("equalized_odds_mean", "DEO: mean of the TPR and FPR gaps"),
@@ -133,8 +134,8 @@ def write_model_card(folder: str | Path, regions: bool = True) -> Path:
     from .. import __version__
 
     folder = Path(folder)
-    audit = json.loads((folder / "audit.json").read_text())
-    metrics = json.loads((folder / "metrics.json").read_text())
+    audit = json.loads((folder / RunFolder.AUDIT).read_text())
+    metrics = json.loads((folder / RunFolder.METRICS).read_text())
     reg_path = folder / "regions" / "regions.json"
     reg = json.loads(reg_path.read_text()) if regions and reg_path.is_file() else None
     return write_text(folder / "MODEL_CARD.md", model_card(audit, metrics, reg, __version__))
