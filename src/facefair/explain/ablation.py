@@ -18,7 +18,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..methods.base import Method
 from .base import Explainer
-from .ig import BASELINES, attribution_map
+from .ig import BASELINES, attribution_map, baseline_fill
 
 
 def patch_mask(size: int, patches: int) -> torch.Tensor:
@@ -34,8 +34,7 @@ class AblationExplainer(Explainer):
     def __init__(self, method: Method, model: nn.Module, explain_class: str = "positive",
                  patches: int = 8, baseline: str = "gray", per_eval: int = 16):
         super().__init__(method, model, explain_class)
-        if baseline not in BASELINES:
-            raise ConfigError(f"--baseline must be one of {', '.join(BASELINES)}, got {baseline!r}")
+        baseline_fill(baseline)
         if patches < 1 or per_eval < 1:
             raise ConfigError("patches and per_eval must be at least 1")
         self.patches, self.baseline, self.per_eval = patches, baseline, per_eval
@@ -47,7 +46,7 @@ class AblationExplainer(Explainer):
         mask = patch_mask(x.shape[-1], self.patches).to(x.device).expand(len(x), 3, -1, -1)
         fa = FeatureAblation(lambda inp, *extra: self.forward(inp, *extra).detach())
         extra = (group,) if group is not None else None
-        base = {"black": 0.0, "gray": 0.5, "white": 1.0}[self.baseline]
+        base = BASELINES[self.baseline]
         with torch.no_grad():
             attr = fa.attribute(x, baselines=base, target=target, feature_mask=mask,
                                 additional_forward_args=extra, perturbations_per_eval=self.per_eval)

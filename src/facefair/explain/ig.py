@@ -18,7 +18,15 @@ from ..errors import ConfigError
 from ..methods.base import Method
 from .base import Explainer
 
-BASELINES = ("black", "gray", "white")
+#: the baseline images, each a constant fill of the [0, 1] pixels
+BASELINES = {"black": 0.0, "gray": 0.5, "white": 1.0}
+
+
+def baseline_fill(name: str) -> float:
+    """A baseline's pixel value, or a clear error naming the choices."""
+    if name not in BASELINES:
+        raise ConfigError(f"--baseline must be one of {', '.join(BASELINES)}, got {name!r}")
+    return BASELINES[name]
 
 
 def attribution_map(attr: torch.Tensor, quantile: float = 0.99) -> torch.Tensor:
@@ -35,8 +43,7 @@ class IntegratedGradientsExplainer(Explainer):
     def __init__(self, method: Method, model: nn.Module, explain_class: str = "positive",
                  steps: int = 32, baseline: str = "black", internal_batch_size: int = 64):
         super().__init__(method, model, explain_class)
-        if baseline not in BASELINES:
-            raise ConfigError(f"--baseline must be one of {', '.join(BASELINES)}, got {baseline!r}")
+        baseline_fill(baseline)
         if steps < 1 or internal_batch_size < 1:
             raise ConfigError("--steps and --internal-batch-size must be at least 1")
         self.steps, self.baseline, self.internal_batch_size = steps, baseline, internal_batch_size
@@ -45,7 +52,7 @@ class IntegratedGradientsExplainer(Explainer):
         """Raw attributions (B, 3, H, W); their sum is F(x) - F(baseline) up to the quadrature error."""
         from captum.attr import IntegratedGradients
 
-        base = torch.full_like(x, {"black": 0.0, "gray": 0.5, "white": 1.0}[self.baseline])
+        base = torch.full_like(x, BASELINES[self.baseline])
         ig = IntegratedGradients(self.forward)
         extra = (group,) if group is not None else None
         attr = ig.attribute(x, baselines=base, target=target, additional_forward_args=extra, n_steps=self.steps,

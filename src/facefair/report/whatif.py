@@ -20,7 +20,7 @@ import numpy as np
 
 from ..metrics import read_predictions
 from ..metrics.groups import group_codes
-from ..runfolder import RunFolder
+from .comparisons import predictions_path
 
 #: the most runs a page embeds scores of (one per setting: its first seed)
 MAX_RUNS = 12
@@ -29,10 +29,8 @@ MAX_RUNS = 12
 def whatif_run(label: str, metrics_source: Path, config: dict[str, Any]) -> dict[str, Any] | None:
     """One run's scores, labels and groups for the page (from the predictions file beside its
     metrics file), or None where it kept no scores."""
-    name = metrics_source.name if metrics_source.suffix == ".json" else RunFolder.METRICS
-    folder = metrics_source.parent if metrics_source.suffix == ".json" else metrics_source
-    path = folder / (name.replace("metrics", "predictions", 1)[:-len(".json")] + ".csv")
-    if not path.is_file():
+    path = predictions_path(metrics_source)
+    if path is None:
         return None
     p = read_predictions(path)
     if p.score is None:
