@@ -88,6 +88,25 @@ def test_the_format_comes_from_the_content_not_the_name(exported: Path, tmp_path
         load_model_file(renamed, 32)
 
 
+def test_a_program_exported_with_a_dynamic_batch_loads(tmp_path: Path) -> None:
+    """A dynamic batch writes sympy's repr (``Symbol('s77', positive=True, integer=True)``) into
+    the program: arithmetic, accepted; the same words reaching an attribute are not."""
+    path = tmp_path / "dynamic.pt2"
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    torch.export.save(torch.export.export(small(), (torch.rand(8, 3, 16, 16),), dynamic_shapes=({0: batch},)),
+                      str(path))
+    with zipfile.ZipFile(path) as z:
+        program = z.read(next(n for n in z.namelist() if n.endswith("models/model.json"))).decode()
+    assert "Symbol(" in program
+    model, fmt = load_model_file(path, 16)
+    x = torch.rand(5, 3, 16, 16)
+    assert fmt == "export" and torch.allclose(model(x), small()(x), atol=1e-6)
+    reach = rewrite(path, tmp_path / "reach.pt2", {"models/model.json": program.replace(
+        "Symbol(", "Symbol.__init__.__globals__.get(", 1).encode()})
+    with pytest.raises(DataError, match="is not arithmetic over symbols"):
+        load_model_file(reach, 16)
+
+
 def test_a_pickle_planted_in_an_exported_program_is_refused_and_never_runs(exported: Path, tmp_path: Path) -> None:
     marker = tmp_path / "the-payload-ran"
     config = _weights_config(exported)

@@ -43,11 +43,39 @@ _OPERATORS = {"_operator.getitem", "_operator.add", "_operator.sub", "_operator.
               "_operator.truediv", "_operator.mod", "_operator.neg", "_operator.pow", "_operator.eq",
               "_operator.ne", "_operator.lt", "_operator.le", "_operator.gt", "_operator.ge", "_operator.and_",
               "_operator.or_", "math.ceil", "math.floor", "math.sqrt", "math.trunc"}
-#: a symbolic shape expression: symbols (s0, u3), numbers, arithmetic and sympy's named functions
-_EXPR_TOKEN = re.compile(r"[sud]\d+|\d+(\.\d+)?|[+\-*/%(),<>=!&|~ ]|\*\*|//|True|False|oo|"
-                         r"Mod|FloorDiv|CleanDiv|CeilDiv|IntTrueDiv|FloatTrueDiv|PowByNatural|FloatPow|Max|Min|"
-                         r"ceiling|floor|CeilToInt|FloorToInt|TruncToInt|TruncToFloat|ToFloat|Abs|Eq|Ne|Lt|Le|Gt|Ge|"
-                         r"Piecewise|And|Or|Not|sqrt|OpaqueUnaryFn_sqrt|Identity")
+#: a symbolic shape expression, as torch.export writes it (sympy's ``srepr``:
+#: ``Mul(Integer(2), Symbol('s77', positive=True, integer=True))``) or printed (``2*s77``):
+#: whole tokens, each one of these, and nothing else (no attribute access, no underscores)
+_EXPR_TOKENS = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|'[^']*'|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\*\*|//|\S")
+_EXPR_NAMES = {
+    # symbols, numbers and arithmetic in sympy's repr
+    "Symbol", "Dummy", "Integer", "Rational", "Float", "Add", "Mul", "Pow", "Mod", "Max", "Min", "Abs",
+    "NegativeOne", "One", "Zero", "Half", "Infinity", "NegativeInfinity", "oo", "zoo", "nan",
+    "BooleanTrue", "BooleanFalse", "true", "false", "True", "False",
+    "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "Equality", "Unequality", "StrictLessThan", "LessThan",
+    "StrictGreaterThan", "GreaterThan", "And", "Or", "Not", "Piecewise", "ExprCondPair",
+    "floor", "ceiling", "sqrt",
+    # torch's own sympy functions (torch.utils._sympy.functions)
+    "FloorDiv", "CleanDiv", "CeilDiv", "IntTrueDiv", "FloatTrueDiv", "PowByNatural", "FloatPow",
+    "CeilToInt", "FloorToInt", "TruncToInt", "TruncToFloat", "ToFloat", "Identity", "OpaqueUnaryFn_sqrt",
+    "ModularIndexing", "Where", "RoundToInt", "RoundDecimal", "BitwiseFn_bitwise_and", "BitwiseFn_bitwise_or",
+    # the assumptions srepr writes as keywords
+    "positive", "negative", "nonnegative", "nonpositive", "integer", "real", "finite", "precision", "evaluate",
+}
+_EXPR_SYMBOL = re.compile(r"(?:s|u|ps|zf|zuf)\d+")
+_EXPR_STRING = re.compile(r"'(?:(?:s|u|ps|zf|zuf)\d+|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)'")
+_EXPR_PUNCT = set("+-*/%(),<>=!&|~ ") | {"**", "//"}
+
+
+def _arithmetic(expr: str) -> bool:
+    """Whether a shape expression is only symbols, numbers and arithmetic (whole tokens)."""
+    for tok in _EXPR_TOKENS.findall(expr):
+        if tok[0].isdigit() or tok in _EXPR_PUNCT or tok in _EXPR_NAMES:
+            continue
+        if _EXPR_SYMBOL.fullmatch(tok) or _EXPR_STRING.fullmatch(tok):
+            continue
+        return False
+    return True
 
 
 def sniff(path: Path) -> str:
@@ -146,8 +174,7 @@ def _check_graph(program: dict[str, Any], path: Path) -> None:
             raise DataError(f"needs the custom operator {namespace}::{op}, which is not registered in this "
                             "Python (import the library that defines it, or export without it)", path) from None
     for expr in _strings(program, "expr_str"):
-        rest = _EXPR_TOKEN.sub("", expr)
-        if rest.strip():
+        if not _arithmetic(expr):
             raise _refuse(path, f"a shape expression {expr[:60]!r} is not arithmetic over symbols")
 
 

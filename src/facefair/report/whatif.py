@@ -12,6 +12,7 @@ rate is defined, DEO the mean of the TPR and FPR gaps, DEOdds their sum.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,7 @@ def whatif_html(runs: list[dict[str, Any]]) -> str:
     runs = [r for r in runs if r is not None][:MAX_RUNS]
     if not runs:
         return ""
-    options = "".join(f'<option value="{i}">{_esc(r["label"])}</option>' for i, r in enumerate(runs))
+    options = "".join(f'<option value="{i}">{html.escape(str(r["label"]))}</option>' for i, r in enumerate(runs))
     # no "<" at all in the embedded JSON (a group named "</script>" cannot end the block)
     payload = json.dumps(runs, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e")
     return ('<p class="note">Move a group\'s threshold (a decision is score &ge; threshold) and the table '
@@ -129,8 +130,3 @@ def whatif_html(runs: list[dict[str, Any]]) -> str:
             '<div id="whatif-sliders"></div><div id="whatif-out"></div>'
             f'<script type="application/json" id="whatif-data">{payload}</script><script>{SCRIPT}</script>')
 
-
-def _esc(text: str) -> str:
-    import html
-
-    return html.escape(str(text), quote=True)
