@@ -173,6 +173,8 @@ def test_report_renders_in_headless_chromium(runs: Path, capsys: pytest.CaptureF
                         .length > 0).map(t => t.closest('section').id),
                 folded: Array.from(document.querySelectorAll('#answer details')).map(d => d.open),
                 images: Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.offsetWidth]),
+                board: Array.from(document.querySelectorAll('table.scoreboard')).map(t =>
+                       [t.getBoundingClientRect().right, document.body.getBoundingClientRect().right]),
                 title: document.title, h2: Array.from(document.querySelectorAll('h2')).map(h => h.textContent)})""")
             page.screenshot(path=str(shot), full_page=True)
         finally:
@@ -183,6 +185,8 @@ def test_report_renders_in_headless_chromium(runs: Path, capsys: pytest.CaptureF
     # changes (folded), runs, metrics, ASAC Table 1
     assert state["tables"] == ["glance", "whatif", "whatif", "answer", "answer", "runs", "metrics", "asac-table"]
     assert state["folded"] == [False, False]
+    # the scoreboard fits the page at 1280 px (its verdict words wrap; nothing is cut off)
+    assert state["board"] and all(right <= body + 1 for right, body in state["board"])
     assert len(state["images"]) == 4 and all(c and w > 100 and shown > 100 for c, w, shown in state["images"])
     assert "ASAC robustness curves" in state["h2"] and "Where the models look" in state["h2"]
     assert shot.stat().st_size > 20_000

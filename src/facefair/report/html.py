@@ -251,6 +251,7 @@ pre{background:#f6f6f8;padding:.6em;overflow-x:auto;font-size:.8em}
 .note{color:#555;font-size:.9em}.ci{color:#667;font-size:.85em;font-weight:normal}
 table.metrics td,table.metrics th{white-space:normal;min-width:5em}.whatif-g{display:inline-block;min-width:10em}
 .whatif-row input{width:16em;vertical-align:middle}figure{margin:1em 0}figcaption{font-size:.85em;color:#444}
+table.scoreboard td:nth-last-child(-n+3),table.scoreboard th:nth-last-child(-n+3){white-space:normal;min-width:5.5em;text-align:left}
 """
 
 
@@ -356,8 +357,9 @@ def scoreboard_html(settings: list[list[RunDoc]],
                           words.get("tpr", "n/a"), words.get("fpr", "n/a"),
                           f"<b{ALARM}>{esc(', '.join(flag))}</b>" if flag else ""]
             rows += "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-        out += (f"<h3>{esc(ds)}: {esc(target)}, protected {esc(prot)}</h3><table class=\"scoreboard\"><thead><tr>"
-                + "".join(f"<th>{esc(h)}</th>" for h in head) + f"</tr></thead><tbody>{rows}</tbody></table>")
+        out += (f"<h3>{esc(ds)}: {esc(target)}, protected {esc(prot)}</h3><div class=\"wide\"><table class=\"scoreboard\">"
+                "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head)
+                + f"</tr></thead><tbody>{rows}</tbody></table></div>")
     return out
 
 
