@@ -59,7 +59,8 @@ def test_no_module_imports_itself_through_others() -> None:
 
 
 def test_only_the_run_folder_type_spells_run_folder_file_names() -> None:
-    names = {"config.json", "metrics.json", "log.jsonl", "best.json", "best.pt", "last.pt"}
+    names = {"config.json", "metrics.json", "log.jsonl", "best.json", "best.pt", "last.pt", "regions.json",
+             "MODEL_CARD.md"}
     spelled = sorted({str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") for node in ast.walk(ast.parse(p.read_text()))
                       if isinstance(node, ast.Constant) and node.value in names})
     assert spelled == ["runfolder.py"], spelled  # (messages may mention them; paths are built in one place)

@@ -278,7 +278,7 @@ def audit(out: str | Path, dataset: str, root: str | Path | None, target: str, p
             explainer = make_explainer(method, Audited(), wrapped, "positive",
                                        {"steps": ig_steps} if method == "ig" else {})
             region_report(explainer, method, task, task.indices(split, regions, 0), input_size,
-                          folder.path / "regions", landmarks_template, n_boot,
+                          folder.regions_dir, landmarks_template, n_boot,
                           doc={"run": str(folder.path), "split": split, "target": target, "protected": protected})
         write_report([str(folder.path)], folder.path / "report.html", title or f"Audit: {target} by {protected}",
                      note=f"A model trained outside facefair ({info['kind']} {info.get('file', factory)}), on "

@@ -36,6 +36,12 @@ class RunFolder:
     #: the task's names (target, protected, class and group names): what the trained model
     #: needs of its data, so the run is scored on another dataset without the training data
     TASK = "task.json"
+    #: region shares per group (``facefair regions``, ``audit --regions``): a folder holding this
+    #: document and its picture
+    REGIONS = "regions"
+    REGIONS_DOC = "regions.json"
+    #: the model card an audit writes
+    MODEL_CARD = "MODEL_CARD.md"
 
     def __init__(self, path: str | Path) -> None:
         object.__setattr__(self, "path", Path(path))
@@ -77,6 +83,14 @@ class RunFolder:
     @property
     def audit_file(self) -> Path:
         return self.path / self.AUDIT
+
+    @property
+    def regions_dir(self) -> Path:
+        return self.path / self.REGIONS
+
+    @property
+    def regions_file(self) -> Path:
+        return self.regions_dir / self.REGIONS_DOC
 
     @property
     def metrics_file(self) -> Path:

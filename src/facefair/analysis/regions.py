@@ -31,6 +31,7 @@ from ..face_regions import (
     region_maps,
     template,
 )
+from ..runfolder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def region_report(explainer: Any, method: str, task: Any, idx: np.ndarray, size:
     mean_points = landmarks.in_input(size).mean(0)
     draw_region_shares(result, mean_points, size, out / "regions.png")
     result["png"] = "regions.png"
-    write_json(out / "regions.json", result)
+    write_json(out / RunFolder.REGIONS_DOC, result)
     log.info(result["summary"])
     return result
 
@@ -212,7 +213,7 @@ def regions_run(run: str | Path, n: int = 300, split: str = "test", method: str 
     cfg, task, run_method, model, device = load_run(run)
     idx = task.indices(split, n, seed)
     explainer = make_explainer(method, run_method, model.eval(), explain_class, options)
-    return region_report(explainer, method, task, idx, cfg.size, Path(out) if out else run / "regions",
+    return region_report(explainer, method, task, idx, cfg.size, Path(out) if out else RunFolder(run).regions_dir,
                          template_file, n_boot, batch_size,
                          {"run": str(run), "split": split, "target": cfg.target, "protected": cfg.protected,
                           "explained_class": explain_class, "options": options}, device)

@@ -212,12 +212,14 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
 def cmd_regions(args: argparse.Namespace) -> int:
     from ..analysis.regions import regions_run
+    from ..runfolder import RunFolder
 
     doc = regions_run(args.run, args.n, args.split, args.method, args.seed, args.out, args.landmarks_template,
                       args.bootstrap, explain_class=args.explain_class,
                       **({"steps": args.steps} if args.method == "ig" else {}))
     print(doc["summary"])
-    print(f"wrote {Path(args.out or Path(args.run) / 'regions') / 'regions.json'} and regions.png")
+    doc_file = Path(args.out) / RunFolder.REGIONS_DOC if args.out else RunFolder(args.run).regions_file
+    print(f"wrote {doc_file} and regions.png")
     return 0
 
 

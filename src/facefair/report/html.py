@@ -87,10 +87,11 @@ def load_run_doc(label: str, path: Path, setting: str = "", metrics_file: str = 
     doc = RunDoc(label, path, _read_json(config), load_metrics(source), setting=setting or label, source=source)
     if (path / "robustness.json").is_file():
         doc.robustness = _read_json(path / "robustness.json")
-    if (path / "regions" / "regions.json").is_file():
-        meta = _read_json(path / "regions" / "regions.json")
-        png = path / "regions" / str(meta.get("png", ""))
-        if png.is_file() and png.parent == path / "regions":
+    regions = RunFolder(path).regions_file
+    if regions.is_file():
+        meta = _read_json(regions)
+        png = regions.parent / str(meta.get("png", ""))
+        if png.is_file() and png.parent == regions.parent:
             doc.regions = (meta, png.read_bytes())
     for j in sorted((path / "explain").glob("*.json")):
         meta = _read_json(j)

@@ -133,9 +133,8 @@ def write_model_card(folder: str | Path, regions: bool = True) -> Path:
     """
     from .. import __version__
 
-    folder = Path(folder)
-    audit = json.loads((folder / RunFolder.AUDIT).read_text())
-    metrics = json.loads((folder / RunFolder.METRICS).read_text())
-    reg_path = folder / "regions" / "regions.json"
-    reg = json.loads(reg_path.read_text()) if regions and reg_path.is_file() else None
-    return write_text(folder / "MODEL_CARD.md", model_card(audit, metrics, reg, __version__))
+    run = RunFolder(folder)
+    audit = json.loads(run.audit_file.read_text())
+    metrics = json.loads((run.path / RunFolder.METRICS).read_text())
+    reg = json.loads(run.regions_file.read_text()) if regions and run.regions_file.is_file() else None
+    return write_text(run.path / RunFolder.MODEL_CARD, model_card(audit, metrics, reg, __version__))
