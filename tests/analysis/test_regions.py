@@ -140,3 +140,30 @@ def test_a_manifests_landmark_columns_are_landmarks_not_labels(tmp_path: Path) -
     (tmp_path / "bad.csv").write_text(text + "f0.png,no,a," + ",".join(["x"] * 10) + "\n")
     with pytest.raises(DataError, match=r"bad.csv, line 2: landmark columns must hold numbers"):
         load_manifest(tmp_path / "bad.csv")
+
+
+def test_the_regions_command_writes_into_the_run_folder_or_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``facefair regions RUN`` on a trained run: the document and picture in RUN/regions (where
+    the report finds them), or in --out; a share per region for every group and class, summing to 1."""
+    from facefair.cli import main
+    from facefair.config import TrainConfig
+    from facefair.report.html import write_report
+    from facefair.trainer import train
+
+    run = tmp_path / "run"
+    train(TrainConfig(dataset="synthetic", dataset_options={"n_train": 128, "n_val": 64, "n_test": 64},  # type: ignore[arg-type]
+                      arch="tiny", size=32, epochs=1, batch_size=32, progress=False), run)
+    assert main(["regions", str(run), "--n", "24", "--steps", "4", "--bootstrap", "50"]) == 0
+    doc_file = run / "regions" / "regions.json"
+    assert f"wrote {doc_file} and regions.png" in capsys.readouterr().out
+    doc = json.loads(doc_file.read_text())
+    assert (run / "regions" / doc["png"]).is_file() and doc["n_images"] == 24
+    assert sum(c["n"] for c in doc["cells"]) == 24
+    for cell in doc["cells"]:
+        assert sum(v[0] for v in cell["share"].values()) == pytest.approx(1.0, abs=1e-6)
+    assert main(["evaluate", str(run), "--bootstrap", "20", "--no-progress"]) == 0
+    page = write_report([str(run)], tmp_path / "report.html").read_text()
+    assert "Where in the face, per group" in page
+    assert main(["regions", str(run), "--n", "8", "--method", "ablation", "--bootstrap", "20",
+                 "--out", str(tmp_path / "elsewhere")]) == 0
+    assert f"wrote {tmp_path / 'elsewhere' / 'regions.json'}" in capsys.readouterr().out
