@@ -45,8 +45,10 @@ _OPERATORS = {"_operator.getitem", "_operator.add", "_operator.sub", "_operator.
               "_operator.or_", "math.ceil", "math.floor", "math.sqrt", "math.trunc"}
 #: a symbolic shape expression, as torch.export writes it (sympy's ``srepr``:
 #: ``Mul(Integer(2), Symbol('s77', positive=True, integer=True))``) or printed (``2*s77``):
-#: whole tokens, each one of these, and nothing else (no attribute access, no underscores)
-_EXPR_TOKENS = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|'[^']*'|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\*\*|//|\S")
+#: whole tokens, each one of these, and nothing else (no attribute access, no name outside the list)
+_SYMBOL = r"(?:s|u|ps|zf|zuf)\d+"  # torch's symbol names: sizes, unbacked, precomputed, floats
+_NUMBER = r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+_EXPR_TOKENS = re.compile(rf"[A-Za-z_][A-Za-z_0-9]*|'[^']*'|{_NUMBER}|\*\*|//|\S")
 _EXPR_NAMES = {
     # symbols, numbers and arithmetic in sympy's repr
     "Symbol", "Dummy", "Integer", "Rational", "Float", "Add", "Mul", "Pow", "Mod", "Max", "Min", "Abs",
@@ -62,8 +64,8 @@ _EXPR_NAMES = {
     # the assumptions srepr writes as keywords
     "positive", "negative", "nonnegative", "nonpositive", "integer", "real", "finite", "precision", "evaluate",
 }
-_EXPR_SYMBOL = re.compile(r"(?:s|u|ps|zf|zuf)\d+")
-_EXPR_STRING = re.compile(r"'(?:(?:s|u|ps|zf|zuf)\d+|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)'")
+_EXPR_SYMBOL = re.compile(_SYMBOL)
+_EXPR_STRING = re.compile(f"'(?:{_SYMBOL}|-?{_NUMBER})'")  # a quoted symbol name or number (srepr)
 _EXPR_PUNCT = set("+-*/%(),<>=!&|~ ") | {"**", "//"}
 
 
